@@ -1,0 +1,145 @@
+/**
+ * The PoolError family. Every error the pool hands out is one of these, with a stable `code`
+ * that callers can switch on, and the underlying failure chained as `cause`.
+ *
+ * `instanceof` is branded with `Symbol.for` (as undici does) so that it still works when two
+ * copies of lifeguard end up in one process.
+ */
+
+const kPoolError = Symbol.for('lifeguard.PoolError');
+
+export type PoolErrorCode =
+  | 'ERR_POOL_ACQUIRE_TIMEOUT'
+  | 'ERR_POOL_CLOSED'
+  | 'ERR_POOL_QUEUE_FULL'
+  | 'ERR_POOL_ABORTED'
+  | 'ERR_POOL_CREATE_FAILED'
+  | 'ERR_POOL_CREATE_TIMEOUT'
+  | 'ERR_POOL_CIRCUIT_OPEN'
+  | 'ERR_POOL_RELEASE_INVALID'
+  | 'ERR_POOL_INVALID_OPTION'
+  | 'ERR_POOL_VALIDATION_FAILED'
+  | 'ERR_POOL_DESTROY_FAILED'
+  | 'ERR_POOL_RESET_FAILED'
+  | 'ERR_POOL_LISTENER_FAILED';
+
+export class PoolError extends Error {
+  readonly code: PoolErrorCode;
+
+  constructor(code: PoolErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== PoolError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && kPoolError in value;
+  }
+}
+Object.defineProperty(PoolError.prototype, kPoolError, { value: true });
+
+/** A snapshot of the pool's gauges, carried by timeouts so they can say *why* they happened. */
+export interface PoolCounts {
+  readonly total: number;
+  readonly idle: number;
+  readonly inUse: number;
+  readonly pendingCreates: number;
+  readonly waiting: number;
+}
+
+function describeCounts(c: PoolCounts): string {
+  return `total=${c.total} idle=${c.idle} inUse=${c.inUse} pendingCreates=${c.pendingCreates} waiting=${c.waiting}`;
+}
+
+function describeCause(cause: unknown): string {
+  if (cause === undefined) return '';
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return `; last create error: ${message}`;
+}
+
+export class AcquireTimeoutError extends PoolError {
+  readonly waitedMillis: number;
+  readonly counts: PoolCounts;
+
+  constructor(waitedMillis: number, counts: PoolCounts, lastCreateError: unknown) {
+    super(
+      'ERR_POOL_ACQUIRE_TIMEOUT',
+      `Timed out after ${Math.round(waitedMillis)} ms waiting for a resource (${describeCounts(counts)})${describeCause(lastCreateError)}`,
+      lastCreateError === undefined ? undefined : { cause: lastCreateError },
+    );
+    this.waitedMillis = waitedMillis;
+    this.counts = counts;
+  }
+}
+
+export class PoolClosedError extends PoolError {
+  constructor(message = 'The pool is closed') {
+    super('ERR_POOL_CLOSED', message);
+  }
+}
+
+export class QueueFullError extends PoolError {
+  readonly maxWaiting: number;
+  constructor(maxWaiting: number) {
+    super(
+      'ERR_POOL_QUEUE_FULL',
+      `The acquire queue is full (maxWaiting=${maxWaiting}); rejecting instead of queueing more callers`,
+    );
+    this.maxWaiting = maxWaiting;
+  }
+}
+
+export class AbortedError extends PoolError {
+  constructor(reason: unknown) {
+    super('ERR_POOL_ABORTED', 'The acquire was aborted by its signal', { cause: reason });
+  }
+}
+
+export class CreateFailedError extends PoolError {
+  readonly attempt: number;
+  constructor(cause: unknown, attempt: number) {
+    const message = cause instanceof Error ? cause.message : String(cause);
+    super('ERR_POOL_CREATE_FAILED', `Creating a resource failed (attempt ${attempt}): ${message}`, {
+      cause,
+    });
+    this.attempt = attempt;
+  }
+}
+
+export class CreateTimeoutError extends PoolError {
+  readonly timeoutMillis: number;
+  constructor(timeoutMillis: number) {
+    super('ERR_POOL_CREATE_TIMEOUT', `Creating a resource timed out after ${timeoutMillis} ms`);
+    this.timeoutMillis = timeoutMillis;
+  }
+}
+
+export class CircuitOpenError extends PoolError {
+  readonly retryInMillis: number;
+  constructor(lastCreateError: unknown, retryInMillis: number) {
+    super(
+      'ERR_POOL_CIRCUIT_OPEN',
+      `Failing fast: resource creation keeps failing, next attempt in ${Math.max(0, Math.round(retryInMillis))} ms${describeCause(lastCreateError)}`,
+      { cause: lastCreateError },
+    );
+    this.retryInMillis = retryInMillis;
+  }
+}
+
+export class ReleaseError extends PoolError {
+  constructor(message: string) {
+    super('ERR_POOL_RELEASE_INVALID', message);
+  }
+}
+
+export class InvalidOptionError extends PoolError {
+  readonly option: string;
+  constructor(option: string, message: string) {
+    super('ERR_POOL_INVALID_OPTION', `Invalid pool option "${option}": ${message}`);
+    this.option = option;
+  }
+}

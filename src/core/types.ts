@@ -1,0 +1,138 @@
+/**
+ * Public types of the driver-agnostic core. Drivers plug in through `Factory`; nothing in
+ * `src/core/` knows what a resource is.
+ */
+import type { PoolError } from './errors.js';
+
+/**
+ * How the pool makes, checks and disposes of resources. This is the only way the pool ever
+ * touches a driver.
+ *
+ * @example
+ * const factory: Factory<Socket> = {
+ *   create: (signal) => connect({ host, port, signal }),
+ *   destroy: (socket) => socket.destroy(),
+ *   validate: (socket) => !socket.destroyed,
+ * };
+ */
+export interface Factory<T> {
+  /**
+   * Make one resource. `signal` aborts when the attempt times out (`createTimeoutMillis`) or
+   * the pool ends; a resource that arrives after that is destroyed, never leaked.
+   */
+  create(signal: AbortSignal): Promise<T>;
+  /** Dispose of a resource. Bounded by `destroyTimeoutMillis`; errors go to the `error` event. */
+  destroy(resource: T): Promise<void> | void;
+  /**
+   * A liveness check, run only on resources that sat idle longer than `validateAfterIdleMillis`.
+   * Return `false` or throw to have the resource destroyed instead of handed out.
+   */
+  validate?(resource: T): Promise<boolean> | boolean;
+  /** Run when a resource comes back, before anyone else can get it. Throw to destroy it. */
+  reset?(resource: T): Promise<void> | void;
+  /**
+   * With `allowExitOnIdle`, called when a resource becomes idle (e.g. `socket.unref()`), and
+   * `ref` when it is handed out again, so idle resources do not keep the process alive.
+   */
+  unref?(resource: T): void;
+  ref?(resource: T): void;
+}
+
+export interface PoolOptions {
+  /** Resources kept warm, created in the background. Default 0. */
+  min?: number;
+  /** Upper bound on resources that exist or are being created. Default 10. */
+  max?: number;
+  /** How long a caller may wait in the queue. Default 30 000. `Infinity` waits forever. */
+  acquireTimeoutMillis?: number;
+  /** One creation attempt. Default 10 000. */
+  createTimeoutMillis?: number;
+  /** One destroy call. Default 5 000. */
+  destroyTimeoutMillis?: number;
+  /** Idle resources above `min` are closed after this long. Default 30 000; 0 disables. */
+  idleTimeoutMillis?: number;
+  /** Retire a resource after this age (with jitter), on return, never while in use. 0 disables. */
+  maxLifetimeMillis?: number;
+  /** Fraction of `maxLifetimeMillis` removed at random per resource. Default 0.1. */
+  maxLifetimeJitter?: number;
+  /** Retire a resource after this many acquires. Default Infinity. */
+  maxUses?: number;
+  /** Only resources idle longer than this are validated on acquire. Default 500. */
+  validateAfterIdleMillis?: number;
+  /** Reject acquires at once when this many callers are waiting. Default Infinity. */
+  maxWaiting?: number;
+  /** Backoff after a failed create: full jitter over base * 2^n, capped. Defaults 100 / 10 000. */
+  createRetryBaseMillis?: number;
+  createRetryMaxMillis?: number;
+  /** Consecutive create failures that open the circuit. Default 5; Infinity never opens it. */
+  circuitBreakerThreshold?: number;
+  /** Report a resource held longer than this as a `leak` event. 0 (default) disables. */
+  leakDetectionMillis?: number;
+  /** How often the one background reaper runs (idle, lifetime, leaks, min). Default 1 000. */
+  reapIntervalMillis?: number;
+  /** Let the process exit while the pool only holds idle resources (calls factory.unref/ref). */
+  allowExitOnIdle?: boolean;
+}
+
+export interface AcquireOptions {
+  /** Cancels the acquire while it waits. The resource it would have got goes to someone else. */
+  signal?: AbortSignal;
+}
+
+export interface EndOptions {
+  /** How long to wait for checked-out resources before destroying them. Default Infinity. */
+  timeoutMillis?: number;
+}
+
+export type DestroyReason = 'idle' | 'lifetime' | 'uses' | 'validation' | 'error' | 'reset' | 'end';
+
+export type CircuitState = 'closed' | 'open' | 'half-open';
+
+/** The events a pool emits, and the argument each listener gets. */
+export interface PoolEvents<T> {
+  create: { resource: T; durationMillis: number };
+  acquire: { resource: T; waitedMillis: number };
+  release: { resource: T; heldMillis: number; error: unknown };
+  destroy: { resource: T; reason: DestroyReason; error?: unknown };
+  error: { error: PoolError; resource?: T };
+  leak: { resource: T; heldMillis: number; stack: string };
+  circuit: { state: CircuitState; previous: CircuitState; lastError: unknown };
+}
+
+/** count/sum/min/max plus a log2 histogram, enough for mean and approximate percentiles. */
+export interface Summary {
+  readonly count: number;
+  readonly sum: number;
+  readonly min: number;
+  readonly max: number;
+  readonly mean: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+export interface PoolStats {
+  // gauges
+  readonly total: number;
+  readonly idle: number;
+  readonly inUse: number;
+  readonly pendingCreates: number;
+  readonly waiting: number;
+  readonly max: number;
+  readonly min: number;
+  readonly circuit: CircuitState;
+  // cumulative counters
+  readonly acquires: number;
+  readonly waitedAcquires: number;
+  readonly timeouts: number;
+  readonly aborts: number;
+  readonly rejectedQueueFull: number;
+  readonly creates: number;
+  readonly createFailures: number;
+  readonly validationFailures: number;
+  readonly leaks: number;
+  readonly destroys: Readonly<Record<DestroyReason, number>>;
+  // latency summaries in milliseconds
+  readonly waitTime: Summary;
+  readonly holdTime: Summary;
+  readonly createTime: Summary;
+}
