@@ -23,10 +23,14 @@ export type PoolErrorCode =
   | 'ERR_POOL_RESET_FAILED'
   | 'ERR_POOL_LISTENER_FAILED';
 
-export class PoolError extends Error {
-  readonly code: PoolErrorCode;
+/**
+ * Layers built on the core (such as `lifeguard/pg`) add their own stable codes, all prefixed
+ * `ERR_`, by passing a wider `Code`.
+ */
+export class PoolError<Code extends string = PoolErrorCode> extends Error {
+  readonly code: Code;
 
-  constructor(code: PoolErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: Code, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
   }
@@ -55,10 +59,19 @@ function describeCounts(c: PoolCounts): string {
   return `total=${c.total} idle=${c.idle} inUse=${c.inUse} pendingCreates=${c.pendingCreates} waiting=${c.waiting}`;
 }
 
+/** A one-line description of anything thrown, without trusting it to stringify well. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === 'string') return error;
+  try {
+    return JSON.stringify(error) ?? typeof error;
+  } catch {
+    return typeof error;
+  }
+}
+
 function describeCause(cause: unknown): string {
-  if (cause === undefined) return '';
-  const message = cause instanceof Error ? cause.message : String(cause);
-  return `; last create error: ${message}`;
+  return cause === undefined ? '' : `; last create error: ${describeError(cause)}`;
 }
 
 export class AcquireTimeoutError extends PoolError {
@@ -102,7 +115,7 @@ export class AbortedError extends PoolError {
 export class CreateFailedError extends PoolError {
   readonly attempt: number;
   constructor(cause: unknown, attempt: number) {
-    const message = cause instanceof Error ? cause.message : String(cause);
+    const message = describeError(cause);
     super('ERR_POOL_CREATE_FAILED', `Creating a resource failed (attempt ${attempt}): ${message}`, {
       cause,
     });
@@ -141,5 +154,33 @@ export class InvalidOptionError extends PoolError {
   constructor(option: string, message: string) {
     super('ERR_POOL_INVALID_OPTION', `Invalid pool option "${option}": ${message}`);
     this.option = option;
+  }
+}
+
+/** A factory hook (validate, reset, destroy) that failed or did not answer in time. */
+export class HookFailedError extends PoolError {
+  readonly hook: 'validate' | 'reset' | 'destroy';
+  constructor(hook: 'validate' | 'reset' | 'destroy', cause: unknown, timeoutMillis?: number) {
+    const code =
+      hook === 'validate'
+        ? 'ERR_POOL_VALIDATION_FAILED'
+        : hook === 'reset'
+          ? 'ERR_POOL_RESET_FAILED'
+          : 'ERR_POOL_DESTROY_FAILED';
+    const why =
+      timeoutMillis !== undefined
+        ? `did not finish within ${timeoutMillis} ms`
+        : `failed: ${describeError(cause)}`;
+    super(code, `The factory's ${hook}() ${why}`, cause === undefined ? undefined : { cause });
+    this.hook = hook;
+  }
+}
+
+/** A listener of the pool's events threw; the pool carried on. */
+export class ListenerError extends PoolError {
+  readonly event: string;
+  constructor(event: string, cause: unknown) {
+    super('ERR_POOL_LISTENER_FAILED', `A listener for the "${event}" event threw`, { cause });
+    this.event = event;
   }
 }

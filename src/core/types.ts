@@ -59,6 +59,10 @@ export interface PoolOptions {
   maxUses?: number;
   /** Only resources idle longer than this are validated on acquire. Default 500. */
   validateAfterIdleMillis?: number;
+  /** Bound on one `validate` call; a hung check counts as a failed one. Default 5 000. */
+  validateTimeoutMillis?: number;
+  /** Bound on one `reset` call; a hung reset destroys the resource. Default 5 000. */
+  resetTimeoutMillis?: number;
   /** Reject acquires at once when this many callers are waiting. Default Infinity. */
   maxWaiting?: number;
   /** Backoff after a failed create: full jitter over base * 2^n, capped. Defaults 100 / 10 000. */
@@ -80,7 +84,10 @@ export interface AcquireOptions {
 }
 
 export interface EndOptions {
-  /** How long to wait for checked-out resources before destroying them. Default Infinity. */
+  /**
+   * How long to wait for checked-out resources before destroying them. Default 30 000, so
+   * that a leaked resource cannot make `end()` hang; `Infinity` waits for every release.
+   */
   timeoutMillis?: number;
 }
 
@@ -126,6 +133,8 @@ export interface PoolStats {
   readonly timeouts: number;
   readonly aborts: number;
   readonly rejectedQueueFull: number;
+  /** Acquires rejected at once, or waiters failed, because the circuit was open. */
+  readonly circuitRejections: number;
   readonly creates: number;
   readonly createFailures: number;
   readonly validationFailures: number;

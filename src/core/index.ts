@@ -1,0 +1,5 @@
+export { Pool } from './pool.js';
+export { Lease } from './lease.js';
+export * from './errors.js';
+export type * from './types.js';
+export type { NormalizedOptions } from './options.js';

@@ -1,0 +1,144 @@
+import { InvalidOptionError } from './errors.js';
+import type { PoolOptions } from './types.js';
+
+/** Options after validation: every field present, frozen. */
+export type NormalizedOptions = Readonly<Required<PoolOptions>>;
+
+const defaults: NormalizedOptions = {
+  min: 0,
+  max: 10,
+  acquireTimeoutMillis: 30_000,
+  createTimeoutMillis: 10_000,
+  destroyTimeoutMillis: 5_000,
+  idleTimeoutMillis: 30_000,
+  maxLifetimeMillis: 0,
+  maxLifetimeJitter: 0.1,
+  maxUses: Infinity,
+  validateAfterIdleMillis: 500,
+  validateTimeoutMillis: 5_000,
+  resetTimeoutMillis: 5_000,
+  maxWaiting: Infinity,
+  createRetryBaseMillis: 100,
+  createRetryMaxMillis: 10_000,
+  circuitBreakerThreshold: 5,
+  leakDetectionMillis: 0,
+  reapIntervalMillis: 1_000,
+  allowExitOnIdle: false,
+};
+
+type NumericKey = {
+  [K in keyof PoolOptions]-?: PoolOptions[K] extends boolean | undefined ? never : K;
+}[keyof PoolOptions];
+
+/** Rules per numeric option: the smallest allowed value, and whether it must be an integer. */
+const numericRules: Record<NumericKey, { min: number; integer: boolean; finite?: true }> = {
+  min: { min: 0, integer: true, finite: true },
+  max: { min: 1, integer: true, finite: true },
+  acquireTimeoutMillis: { min: 0, integer: false },
+  createTimeoutMillis: { min: 1, integer: false },
+  destroyTimeoutMillis: { min: 1, integer: false },
+  idleTimeoutMillis: { min: 0, integer: false },
+  maxLifetimeMillis: { min: 0, integer: false },
+  maxLifetimeJitter: { min: 0, integer: false },
+  maxUses: { min: 1, integer: true },
+  validateAfterIdleMillis: { min: 0, integer: false },
+  validateTimeoutMillis: { min: 1, integer: false },
+  resetTimeoutMillis: { min: 1, integer: false },
+  maxWaiting: { min: 0, integer: true },
+  createRetryBaseMillis: { min: 0, integer: false },
+  createRetryMaxMillis: { min: 0, integer: false },
+  circuitBreakerThreshold: { min: 1, integer: true },
+  leakDetectionMillis: { min: 0, integer: false },
+  reapIntervalMillis: { min: 1, integer: false },
+};
+
+/** Largest delay Node's timers accept; anything above is treated as 1 ms by Node. */
+const kMaxTimerMillis = 2_147_483_647;
+
+/** Options that become a `setTimeout` delay, so must fit in one. */
+const kTimerOptions = [
+  'createTimeoutMillis',
+  'destroyTimeoutMillis',
+  'validateTimeoutMillis',
+  'resetTimeoutMillis',
+  'reapIntervalMillis',
+] as const;
+
+export function normalizeOptions(options: PoolOptions = {}): NormalizedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', `expected an object, got ${typeof options}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!(key in defaults)) {
+      throw new InvalidOptionError(
+        key,
+        `unknown option; known options are ${Object.keys(defaults).join(', ')}`,
+      );
+    }
+  }
+  const result: Record<string, unknown> = { ...defaults };
+  for (const [key, value] of Object.entries(options)) {
+    // `undefined` means "use the default", as with `??`.
+    if (value !== undefined) result[key] = value;
+  }
+  for (const key of Object.keys(numericRules) as NumericKey[]) {
+    checkNumber(key, result[key]);
+  }
+  if (typeof result.allowExitOnIdle !== 'boolean') {
+    throw new InvalidOptionError(
+      'allowExitOnIdle',
+      `expected a boolean, got ${describe(result.allowExitOnIdle)}`,
+    );
+  }
+  const normalized = result as Required<PoolOptions>;
+  if (normalized.min > normalized.max) {
+    throw new InvalidOptionError(
+      'min',
+      `min (${normalized.min}) must not exceed max (${normalized.max})`,
+    );
+  }
+  if (normalized.maxLifetimeJitter >= 1) {
+    throw new InvalidOptionError('maxLifetimeJitter', 'must be a fraction below 1');
+  }
+  if (normalized.createRetryBaseMillis > normalized.createRetryMaxMillis) {
+    throw new InvalidOptionError(
+      'createRetryBaseMillis',
+      `must not exceed createRetryMaxMillis (${normalized.createRetryMaxMillis})`,
+    );
+  }
+  for (const key of kTimerOptions) {
+    if (normalized[key] > kMaxTimerMillis) {
+      throw new InvalidOptionError(key, `must be at most ${kMaxTimerMillis} ms`);
+    }
+  }
+  return Object.freeze(normalized);
+}
+
+function checkNumber(key: NumericKey, value: unknown): void {
+  const rule = numericRules[key];
+  if (typeof value !== 'number' || Number.isNaN(value)) {
+    throw new InvalidOptionError(key, `expected a number, got ${describe(value)}`);
+  }
+  if (rule.finite && !Number.isFinite(value)) {
+    throw new InvalidOptionError(key, `must be finite, got ${value}`);
+  }
+  if (value < rule.min) {
+    throw new InvalidOptionError(key, `must be >= ${rule.min}, got ${value}`);
+  }
+  if (rule.integer && value !== Infinity && !Number.isInteger(value)) {
+    throw new InvalidOptionError(key, `must be an integer, got ${value}`);
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'number':
+    case 'string':
+    case 'boolean':
+    case 'bigint':
+      return `${typeof value} ${value}`;
+    default:
+      return typeof value;
+  }
+}
