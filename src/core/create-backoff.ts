@@ -31,7 +31,7 @@ export class CreateBackoff {
     this.failures++;
     this.lastError = error;
     const ceiling = Math.min(this.capMillis, this.baseMillis * 2 ** (this.failures - 1));
-    this.retryAt = now + this.random() * ceiling;
+    this.retryAt = now + Math.max(1, this.random() * ceiling);
     if (this.state === 'half-open' || this.failures >= this.threshold) this.state = 'open';
     return this.state;
   }

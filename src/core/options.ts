@@ -69,7 +69,7 @@ export function normalizeOptions(options: PoolOptions = {}): NormalizedOptions {
     throw new InvalidOptionError('options', `expected an object, got ${typeof options}`);
   }
   for (const key of Object.keys(options)) {
-    if (!(key in defaults)) {
+    if (!Object.hasOwn(defaults, key)) {
       throw new InvalidOptionError(
         key,
         `unknown option; known options are ${Object.keys(defaults).join(', ')}`,

@@ -185,7 +185,8 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
     }
     const waiter = this.#enqueue(t, signal, stack);
     // At capacity with nothing idle, only a release can help: skip the pump.
-    if (this.#all.size + this.#pendingCreates < this.#options.max) this.#pump();
+    if (this.#idle.length > 0 || this.#all.size + this.#pendingCreates < this.#options.max)
+      this.#pump();
     return withCallerStack(waiter.promise);
   }
 
@@ -251,7 +252,11 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
    * they come back, or when `timeoutMillis` (default 30 s) runs out. Never rejects.
    */
   end(options?: EndOptions): Promise<void> {
-    this.#endPromise ??= this.#shutdown(options?.timeoutMillis ?? kDefaultEndTimeoutMillis);
+    if (this.#endPromise === undefined) {
+      let resolve!: () => void;
+      this.#endPromise = new Promise<void>((r) => (resolve = r));
+      void this.#shutdown(options?.timeoutMillis ?? kDefaultEndTimeoutMillis).then(resolve);
+    }
     return this.#endPromise;
   }
 
@@ -316,6 +321,8 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
 
   /** A resource that is fit for use goes straight to the oldest waiter, or to the idle stack. */
   #giveBackRecord(record: PooledResource<T>, t: number): void {
+    // end() may have destroyed it while a reset or validation was still running.
+    if (record.state === 'gone') return;
     record.lastUsedAt = t;
     if (this.#endPromise !== undefined) {
       this.#destroy(record, 'end');
@@ -362,7 +369,10 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
         (ok) => {
           this.#validating--;
           if (ok) this.#giveBackRecord(record, this.#now());
-          else this.#validationFailed(record, undefined);
+          else {
+            this.#validationFailed(record, undefined);
+            this.#afterBusyEnded();
+          }
           this.#pump();
         },
         (error: unknown) => {
@@ -371,6 +381,7 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
             record,
             error instanceof HookFailedError ? error : new HookFailedError('validate', error),
           );
+          this.#afterBusyEnded();
           this.#pump();
         },
       ),
@@ -447,7 +458,7 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
 
   #armRetryTimer(t: number): void {
     if (this.#retryTimer !== undefined) return;
-    const delay = Math.max(1, Math.ceil(this.#backoff.retryAt - t));
+    const delay = Math.min(2_147_483_647, Math.max(1, Math.ceil(this.#backoff.retryAt - t)));
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       this.#pump();
@@ -478,7 +489,23 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
       },
     );
     this.#createControllers.add(controller);
-    this.#track(settled);
+    this.#track(
+      new Promise<void>((resolve) => {
+        let timer: NodeJS.Timeout | undefined;
+        void settled.then(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        controller.signal.addEventListener(
+          'abort',
+          () => {
+            timer = setTimeout(resolve, this.#options.createTimeoutMillis);
+            timer.unref();
+          },
+          { once: true },
+        );
+      }),
+    );
   }
 
   #created(resource: T, startedAt: number): void {
@@ -538,6 +565,7 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
   // --- destroying -----------------------------------------------------------------------------
 
   #destroy(record: PooledResource<T>, reason: DestroyReason, error?: unknown): void {
+    if (record.state === 'gone') return;
     record.state = 'gone';
     this.#all.delete(record.resource);
     this.#runDestroy(record.resource, reason, error);
@@ -660,7 +688,7 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
         this.#onIdleDrained = undefined;
         resolve();
       };
-      if (timeoutMillis !== Infinity) {
+      if (timeoutMillis <= 2_147_483_647) {
         timer = setTimeout(done, timeoutMillis);
         timer.unref();
       }

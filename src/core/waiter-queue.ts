@@ -71,7 +71,7 @@ export class WaiterQueue<T> {
     if (this.#timeoutMillis === Infinity) return;
     const head = this.#peekLive();
     if (head === undefined) return;
-    const delay = Math.max(1, Math.ceil(head.deadline - this.#now()));
+    const delay = Math.min(2_147_483_647, Math.max(1, Math.ceil(head.deadline - this.#now())));
     this.#timer = setTimeout(() => this.#expire(), delay);
     this.#timer.unref();
   }

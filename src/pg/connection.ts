@@ -1,0 +1,135 @@
+/**
+ * One pooled connection: the real `pg.Client` users get, plus what the pool must know about
+ * it without a round trip. Is it still alive? Is a query in flight? Which transaction state
+ * did the server last report (ReadyForQuery `I`, `T` or `E`)?
+ *
+ * The core pools `PgConnection`s; users only ever see `connection.client`.
+ */
+import type pg from 'pg';
+
+import type { Redactor } from './redact.js';
+
+/**
+ * The parts of pg's Client (lib/client.js) we read. All optional: a custom `Client` class
+ * that lacks one is taken to be healthy on that count. pg-pool reads the same fields.
+ */
+interface ClientInternals {
+  _ending?: boolean;
+  _ended?: boolean;
+  _queryable?: boolean;
+  _activeQuery?: unknown;
+  _queryQueue?: unknown[];
+  readyForQuery?: boolean;
+  connection?: {
+    stream?: { destroyed?: boolean; writable?: boolean; destroy(): void };
+    on?(event: 'readyForQuery', listener: (message: { status?: string }) => void): unknown;
+  };
+}
+
+export type TransactionStatus = 'I' | 'T' | 'E';
+
+export class PgConnection {
+  readonly client: pg.Client;
+  /** Held by a caller (`connect()`, `query()`, `transaction()`); maintained by `Checkout`. */
+  checkedOut = false;
+  #failure: Error | undefined;
+  #ended = false;
+  /** Set once the pool decided to close it; later errors are expected, not news. */
+  #removed = false;
+  #txStatus: TransactionStatus = 'I';
+  readonly #tracksStatus: boolean;
+
+  constructor(
+    client: pg.Client,
+    redactor: Redactor,
+    onIdleFailure: (connection: PgConnection, error: Error) => void,
+  ) {
+    this.client = client;
+    // Attached before connecting and never removed: an idle client that errors must not
+    // crash the process for want of a listener (pg.Pool's behaviour between checkouts).
+    client.on('error', (error: Error) => {
+      // Masked here, synchronously: pg hands this same object to the queries it fails, on
+      // the next tick.
+      redactor.with(client.password).error(error);
+      if (this.#failure !== undefined) return; // pg reports the FATAL, then the lost socket
+      this.#failure = error;
+      if (!this.checkedOut && !this.#removed) onIdleFailure(this, error);
+    });
+    client.on('end', () => {
+      this.#ended = true;
+    });
+    // The transaction status from each ReadyForQuery, for the release guard.
+    const connection = (client as unknown as ClientInternals).connection;
+    this.#tracksStatus = typeof connection?.on === 'function';
+    connection?.on?.('readyForQuery', (message) => {
+      const status = message.status;
+      if (status === 'I' || status === 'T' || status === 'E') this.#txStatus = status;
+    });
+  }
+
+  /** The error that broke the connection, if one did. */
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
+  /** Usable for a new query, as far as this process can tell without a round trip. */
+  get alive(): boolean {
+    if (this.#failure !== undefined || this.#ended) return false;
+    const c = this.client as unknown as ClientInternals;
+    if (c._ending === true || c._ended === true || c._queryable === false) return false;
+    const stream = c.connection?.stream;
+    return stream === undefined || (stream.destroyed !== true && stream.writable !== false);
+  }
+
+  /** A query is running or queued, or the reply to a failed one has not finished arriving. */
+  get busy(): boolean {
+    return (this.client as unknown as ClientInternals).readyForQuery === false || this.running;
+  }
+
+  /**
+   * A statement is still executing or queued. pg keeps a query that hit its client-side
+   * `query_timeout` as the active one until the server answers.
+   */
+  get running(): boolean {
+    const c = this.client as unknown as ClientInternals;
+    return (
+      (c._activeQuery !== undefined && c._activeQuery !== null) || (c._queryQueue?.length ?? 0) > 0
+    );
+  }
+
+  /** `I` idle, `T` in a transaction, `E` in a failed transaction, as of the last reply. */
+  get txStatus(): TransactionStatus {
+    if (this.#tracksStatus) return this.#txStatus;
+    const status = this.client.getTransactionStatus?.();
+    return status === 'T' || status === 'E' ? status : 'I';
+  }
+
+  /** Resolves when pg has finished every query it holds (its `drain`); rejects if it breaks. */
+  whenDrained(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const client = this.client;
+      const done = (): void => {
+        client.off('drain', done);
+        client.off('end', failed);
+        client.off('error', failed);
+        if (this.alive) resolve();
+        else reject(this.#failure ?? new Error('The connection closed while draining'));
+      };
+      const failed = (): void => done();
+      client.on('drain', done);
+      client.on('end', failed);
+      client.on('error', failed);
+    });
+  }
+
+  /** Marks it as being removed by the pool, so its closing errors are not reported. */
+  markRemoved(): void {
+    this.#removed = true;
+  }
+
+  /** Closes the socket at once, without the Terminate message. */
+  kill(): void {
+    this.#removed = true;
+    (this.client as unknown as ClientInternals).connection?.stream?.destroy();
+  }
+}

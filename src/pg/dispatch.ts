@@ -1,0 +1,139 @@
+/**
+ * `pool.query()`: acquire → query → classify → release, in one place. This is the seam a
+ * pipelined dispatcher (several queries in flight per connection) will replace, so nothing
+ * else in `lifeguard/pg` runs a pool-level query.
+ *
+ * Classification after a failure:
+ * - the connection is still alive and the server did not end the session: a SQL error (or a
+ *   client-side one, such as a bad parameter). The connection goes back to the pool (pg.Pool
+ *   would discard it) and the caller gets pg's error unchanged (`code` is the SQLSTATE);
+ * - otherwise the connection is destroyed. If the failure proves the statement was never
+ *   written, the query is retried once on another connection; if not, the caller gets a
+ *   `PgConnectionLostError` with `mayHaveRun: true`, never a silent retry.
+ */
+import type pg from 'pg';
+
+import type { Checkout } from './checkout.js';
+import { explain, isFatalServerError, lostFailure, provesNotSent } from './classify.js';
+import type { PgConnection } from './connection.js';
+import { PgConnectionLostError } from './errors.js';
+import type { Redactor } from './redact.js';
+import { hasTimeouts, timeoutStatements } from './timeouts.js';
+import type { QueryConfig } from './types.js';
+
+export type QueryInput = string | QueryConfig;
+export type QueryValues = unknown[] | undefined;
+
+export interface Dispatcher {
+  dispatch(query: QueryInput, values: QueryValues): Promise<pg.QueryResult>;
+}
+
+/** Where a wrapped query (per-query timeouts) was when it failed. */
+type Stage = 'begin' | 'query' | 'commit';
+
+export class PooledDispatcher implements Dispatcher {
+  readonly #checkout: Checkout;
+  readonly #redactor: Redactor;
+
+  constructor(checkout: Checkout, redactor: Redactor) {
+    this.#checkout = checkout;
+    this.#redactor = redactor;
+  }
+
+  dispatch(query: QueryInput, values: QueryValues): Promise<pg.QueryResult> {
+    if (typeof query === 'object' && query !== null && hasTimeouts(query)) {
+      let setup: string | undefined;
+      try {
+        setup = timeoutStatements(query, 'SET LOCAL');
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      if (setup !== undefined) return this.#runWrapped(query, values, setup, true);
+    }
+    return this.#run(query, values, true);
+  }
+
+  /** The hot path: no allocation beyond pg's own and two closures. */
+  #run(query: QueryInput, values: QueryValues, mayRetry: boolean): Promise<pg.QueryResult> {
+    return this.#checkout.acquire().then((connection) =>
+      send(connection, query, values).then(
+        (result) => {
+          this.#checkout.release(connection);
+          return result;
+        },
+        (error: unknown) => {
+          if (this.#releaseAfter(connection, error)) throw error;
+          const notSent = provesNotSent(error);
+          if (notSent && mayRetry) return this.#run(query, values, false);
+          throw this.#lost(explain(error, connection.failure), !notSent, 'query');
+        },
+      ),
+    );
+  }
+
+  /**
+   * A query with its own timeouts: `BEGIN; SET LOCAL ...` (one round trip), the query,
+   * `COMMIT`. On a SQL error the release guard rolls the transaction back.
+   */
+  async #runWrapped(
+    query: QueryConfig,
+    values: QueryValues,
+    setup: string,
+    mayRetry: boolean,
+  ): Promise<pg.QueryResult> {
+    const connection = await this.#checkout.acquire();
+    let stage: Stage = 'begin';
+    try {
+      await connection.client.query(`BEGIN; ${setup}`);
+      stage = 'query';
+      const result = await send(connection, query, values);
+      stage = 'commit';
+      await connection.client.query('COMMIT');
+      this.#checkout.release(connection);
+      return result;
+    } catch (error) {
+      if (this.#releaseAfter(connection, error)) throw error;
+      const notSent = stage === 'begin' || provesNotSent(error);
+      if (notSent && mayRetry) return this.#runWrapped(query, values, setup, false);
+      throw this.#lost(explain(error, connection.failure), !notSent, stage);
+    }
+  }
+
+  /**
+   * Releases the connection after a failure: kept when only the statement failed, destroyed
+   * when the session did (or when the statement is still running there, after pg's
+   * client-side `query_timeout`). Returns true when the session itself was fine, i.e. the
+   * caller should get pg's error unchanged.
+   */
+  #releaseAfter(connection: PgConnection, error: unknown): boolean {
+    // Decided before releasing: destroying the connection makes it look dead at once.
+    const sessionOk = connection.alive && !isFatalServerError(error);
+    if (sessionOk && !connection.running) this.#checkout.release(connection);
+    else this.#checkout.release(connection, error ?? new Error('The query failed'));
+    return sessionOk;
+  }
+
+  #lost(error: unknown, mayHaveRun: boolean, stage: Stage): PgConnectionLostError {
+    this.#redactor.error(error);
+    const reason = error instanceof Error ? error.message : String(error);
+    const message = !mayHaveRun
+      ? `The connection was lost before the query was sent, and again on retry: ${reason}`
+      : stage === 'commit'
+        ? `The connection was lost during COMMIT; the query may or may not have been committed: ${reason}`
+        : `The connection was lost while the query ran; it may have taken effect: ${reason}`;
+    return new PgConnectionLostError(message, mayHaveRun, lostFailure(error), error);
+  }
+}
+
+/** pg's client.query, with a synchronous throw (null query, bad config) made a rejection. */
+function send(
+  connection: PgConnection,
+  query: QueryInput,
+  values: QueryValues,
+): Promise<pg.QueryResult> {
+  try {
+    return connection.client.query(query as pg.QueryConfig, values);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}

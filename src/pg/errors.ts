@@ -1,0 +1,103 @@
+/**
+ * Errors of `lifeguard/pg`. They extend the core's `PoolError` (so `instanceof PoolError` and
+ * `err.code` work across the whole library) with stable `ERR_PG_*` codes.
+ *
+ * SQL errors are not here on purpose: a statement that fails on the server rejects with pg's
+ * own `DatabaseError`, whose `code` is the SQLSTATE, exactly as with pg.Pool.
+ */
+import { PoolError } from '../core/index.js';
+
+export type PgErrorCode =
+  | 'ERR_PG_CONNECT_FAILED'
+  | 'ERR_PG_CONNECTION_LOST'
+  | 'ERR_PG_TRANSACTION_ABORTED'
+  | 'ERR_PG_TRANSACTION_RETRIES_EXHAUSTED'
+  | 'ERR_PG_INVALID_ARGUMENT';
+
+/** What the classification found out about a connection-level failure. */
+export interface FailureDetails {
+  /** Whether trying again (on a new connection) can reasonably succeed. */
+  readonly retryable: boolean;
+  /** The server's SQLSTATE (`28P01`, `57P01`, ...), when the server said why. */
+  readonly sqlState: string | undefined;
+  /** The system error code (`ECONNREFUSED`, `ECONNRESET`, ...), when the OS said why. */
+  readonly errno: string | undefined;
+}
+
+/**
+ * Opening a connection failed: refused, timed out, bad credentials, unknown database ...
+ * The pool retries creation with backoff; callers see it as the `cause` of the core's
+ * `ERR_POOL_ACQUIRE_TIMEOUT` or `ERR_POOL_CIRCUIT_OPEN`.
+ */
+export class PgConnectError extends PoolError<PgErrorCode> implements FailureDetails {
+  readonly retryable: boolean;
+  readonly sqlState: string | undefined;
+  readonly errno: string | undefined;
+
+  constructor(message: string, details: FailureDetails, cause: unknown) {
+    super('ERR_PG_CONNECT_FAILED', message, { cause });
+    this.retryable = details.retryable;
+    this.sqlState = details.sqlState;
+    this.errno = details.errno;
+  }
+}
+
+/**
+ * The connection failed under a query. `mayHaveRun` says whether the statement may have
+ * reached the server (and so may have taken effect): when it is `false` the statement
+ * certainly did not run, and `pool.query()` has already retried it once on another connection.
+ */
+export class PgConnectionLostError extends PoolError<PgErrorCode> implements FailureDetails {
+  readonly mayHaveRun: boolean;
+  readonly retryable: boolean;
+  readonly sqlState: string | undefined;
+  readonly errno: string | undefined;
+
+  constructor(message: string, mayHaveRun: boolean, details: FailureDetails, cause: unknown) {
+    super('ERR_PG_CONNECTION_LOST', message, { cause });
+    this.mayHaveRun = mayHaveRun;
+    // Retrying a statement that may have run is the caller's decision (is it idempotent?).
+    this.retryable = details.retryable && !mayHaveRun;
+    this.sqlState = details.sqlState;
+    this.errno = details.errno;
+  }
+}
+
+/**
+ * `pool.transaction()`'s function returned normally, but a statement inside it had failed
+ * (and the error was caught), so PostgreSQL rolled the transaction back at COMMIT.
+ */
+export class PgTransactionAbortedError extends PoolError<PgErrorCode> {
+  constructor() {
+    super(
+      'ERR_PG_TRANSACTION_ABORTED',
+      'The transaction was rolled back: a statement in it failed and the error was caught inside the transaction function',
+    );
+  }
+}
+
+/** Every attempt of `pool.transaction()` hit a serialization failure or a deadlock. */
+export class PgTransactionRetriesExhaustedError extends PoolError<PgErrorCode> {
+  readonly attempts: number;
+  readonly sqlState: string | undefined;
+
+  constructor(attempts: number, sqlState: string | undefined, cause: unknown) {
+    super(
+      'ERR_PG_TRANSACTION_RETRIES_EXHAUSTED',
+      `The transaction failed ${attempts} times with a serialization failure or deadlock (SQLSTATE ${sqlState ?? 'unknown'})`,
+      { cause },
+    );
+    this.attempts = attempts;
+    this.sqlState = sqlState;
+  }
+}
+
+/** A per-call argument (query config, transaction options) is invalid. */
+export class PgInvalidArgumentError extends PoolError<PgErrorCode> {
+  readonly argument: string;
+
+  constructor(argument: string, message: string) {
+    super('ERR_PG_INVALID_ARGUMENT', `Invalid argument "${argument}": ${message}`);
+    this.argument = argument;
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * `lifeguard/pg`: a pg.Pool that heals itself. Change one import and keep your code:
+ *
+ * @example
+ * import { Pool } from 'lifeguard/pg';
+ * const pool = new Pool({ connectionString: process.env.DATABASE_URL });
+ */
+export { Pool } from './pool.js';
+export {
+  PgConnectError,
+  PgConnectionLostError,
+  PgInvalidArgumentError,
+  PgTransactionAbortedError,
+  PgTransactionRetriesExhaustedError,
+  type FailureDetails,
+  type PgErrorCode,
+} from './errors.js';
+export { PoolError, type PoolErrorCode, type PoolStats } from '../core/index.js';
+export type {
+  IsolationLevel,
+  PoolConfig,
+  QueryArrayConfig,
+  QueryConfig,
+  Timeouts,
+  TransactionClient,
+  TransactionOptions,
+} from './types.js';

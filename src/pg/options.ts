@@ -1,0 +1,213 @@
+/**
+ * Splits a pg.Pool config into what each `pg.Client` gets and what the core pool gets, with
+ * pg.Pool's names and defaults, and lifeguard's options on top. Validated once, at
+ * construction.
+ *
+ * Unknown keys cannot be rejected as the core does: pg.Pool hands its whole config to every
+ * Client, and code in the wild relies on that (`types`, `stream`, `binary`, ...). Keys that
+ * look like a lifeguard option under the wrong name fail with a pointer instead.
+ */
+import pg from 'pg';
+
+import { InvalidOptionError, type PoolOptions as CorePoolOptions } from '../core/index.js';
+import { timeoutStatements } from './timeouts.js';
+import type { CoreOptions, PoolConfig } from './types.js';
+
+export type ClientConstructor = new (config: pg.ClientConfig) => pg.Client;
+
+export interface ResolvedOptions {
+  readonly Client: ClientConstructor;
+  /** Handed to every new Client. Private: it holds the password. */
+  readonly clientConfig: Record<string, unknown>;
+  readonly core: CorePoolOptions;
+  /** Per-pool `SET` statements run on each new connection, or undefined. */
+  readonly setupSql: string | undefined;
+  readonly onConnect: ((client: pg.ClientBase) => unknown) | undefined;
+  readonly endTimeoutMillis: number;
+  readonly log: ((...messages: unknown[]) => void) | undefined;
+  /** What `pool.options` shows: pg.Pool's shape, credentials non-enumerable. */
+  readonly pgOptions: pg.PoolOptions;
+  /** Strings to mask in errors and logs. */
+  readonly secrets: readonly string[];
+}
+
+const coreKeys = [
+  'acquireTimeoutMillis',
+  'createTimeoutMillis',
+  'destroyTimeoutMillis',
+  'maxLifetimeJitter',
+  'validateAfterIdleMillis',
+  'validateTimeoutMillis',
+  'resetTimeoutMillis',
+  'maxWaiting',
+  'createRetryBaseMillis',
+  'createRetryMaxMillis',
+  'circuitBreakerThreshold',
+  'leakDetectionMillis',
+  'reapIntervalMillis',
+] as const satisfies readonly (keyof CoreOptions)[];
+
+/** Keys that configure the pool and are not passed to `pg.Client`. */
+const poolKeys = new Set<string>([
+  ...coreKeys,
+  'max',
+  'min',
+  'poolSize',
+  'idleTimeoutMillis',
+  'connectionTimeoutMillis',
+  'maxUses',
+  'maxLifetimeSeconds',
+  'allowExitOnIdle',
+  'Client',
+  'onConnect',
+  'log',
+  'Promise',
+  'endTimeoutMillis',
+  'statementTimeout',
+  'lockTimeout',
+  'idleInTransactionSessionTimeout',
+]);
+
+/** Names people reach for that would otherwise pass silently to pg.Client and do nothing. */
+const misnamed: Record<string, string> = {
+  maxLifetimeMillis: 'unsupported here, use maxLifetimeSeconds (as pg.Pool does)',
+  verify:
+    'unsupported, use onConnect(client) instead (it may return a promise; throw to reject the connection)',
+  acquireTimeout: 'unsupported, use acquireTimeoutMillis',
+  connectionTimeout: 'unsupported, use connectionTimeoutMillis',
+  idleTimeout: 'unsupported, use idleTimeoutMillis',
+};
+
+/** pg.Pool's default; the core's own default (30 s) is for generic resources. */
+const kPgIdleTimeoutMillis = 10_000;
+const kEndTimeoutMillis = 30_000;
+
+export function resolveOptions(config: PoolConfig | undefined): ResolvedOptions {
+  if (config === undefined || config === null) config = {};
+  if (typeof config !== 'object') {
+    throw new InvalidOptionError('config', `expected an object, got ${typeof config}`);
+  }
+  for (const key of Object.keys(config)) {
+    const hint = misnamed[key];
+    if (hint !== undefined) throw new InvalidOptionError(key, hint);
+  }
+  const Client = (config.Client ?? pg.Client) as unknown as ClientConstructor;
+  checkFunction('Client', Client);
+  checkFunction('onConnect', config.onConnect, true);
+  checkFunction('log', config.log, true);
+  const endTimeoutMillis = config.endTimeoutMillis ?? kEndTimeoutMillis;
+  checkNonNegative('endTimeoutMillis', endTimeoutMillis);
+  checkNonNegative('maxLifetimeSeconds', config.maxLifetimeSeconds ?? 0);
+
+  const core = coreOptions(config);
+  const clientConfig: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (!poolKeys.has(key)) clientConfig[key] = value;
+  }
+  // TCP keepalive on unless asked otherwise: half-open connections are found by the kernel.
+  clientConfig['keepAlive'] = config.keepAlive ?? true;
+
+  return {
+    Client,
+    clientConfig,
+    core,
+    setupSql: timeoutStatements(
+      config,
+      'SET',
+      (name, message) => new InvalidOptionError(name, message),
+    ),
+    onConnect: config.onConnect,
+    endTimeoutMillis,
+    log: config.log,
+    pgOptions: publicOptions(config, core),
+    secrets: secretsOf(config),
+  };
+}
+
+function coreOptions(config: PoolConfig): CorePoolOptions {
+  const core: CorePoolOptions = {
+    max: config.max ?? config.poolSize ?? 10,
+    min: config.min ?? 0,
+    // pg.Pool: `null` or 0 disables the idle timeout.
+    idleTimeoutMillis:
+      config.idleTimeoutMillis === undefined
+        ? kPgIdleTimeoutMillis
+        : (config.idleTimeoutMillis ?? 0),
+    // pg.Pool documents 0 as "no limit" for both.
+    maxUses: config.maxUses === undefined || config.maxUses === 0 ? Infinity : config.maxUses,
+    maxLifetimeMillis: (config.maxLifetimeSeconds ?? 0) * 1000,
+    allowExitOnIdle: config.allowExitOnIdle ?? false,
+  };
+  // pg.Pool's connectionTimeoutMillis bounds both waiting for a client and opening one; 0
+  // means no limit on waiting (each attempt to open one stays bounded by createTimeoutMillis).
+  const connectionTimeout = config.connectionTimeoutMillis;
+  if (connectionTimeout === 0) {
+    core.acquireTimeoutMillis = Infinity;
+  } else if (connectionTimeout !== undefined) {
+    core.acquireTimeoutMillis = connectionTimeout;
+    core.createTimeoutMillis = connectionTimeout;
+  }
+  for (const key of coreKeys) {
+    const value = config[key];
+    if (value !== undefined) core[key] = value;
+  }
+  return core;
+}
+
+function publicOptions(config: PoolConfig, core: CorePoolOptions): pg.PoolOptions {
+  const options: Record<string, unknown> = {
+    ...config,
+    max: core.max,
+    min: core.min,
+    maxUses: core.maxUses,
+    allowExitOnIdle: core.allowExitOnIdle,
+    maxLifetimeSeconds: config.maxLifetimeSeconds ?? 0,
+    idleTimeoutMillis: core.idleTimeoutMillis,
+  };
+  // Still readable, as on pg.Pool, but hidden from console.log, JSON and spreading; a getter,
+  // so that even util.inspect with showHidden shows `[Getter]`, not the value.
+  for (const key of ['password', 'connectionString']) {
+    if (key in options) {
+      const value = options[key];
+      Object.defineProperty(options, key, { get: () => value, enumerable: false });
+    }
+  }
+  return Object.freeze(options) as unknown as pg.PoolOptions;
+}
+
+function secretsOf(config: PoolConfig): string[] {
+  const secrets: string[] = [];
+  if (typeof config.password === 'string') secrets.push(config.password);
+  const url = config.connectionString;
+  if (typeof url === 'string' && url !== '') {
+    secrets.push(url);
+    try {
+      const password = new URL(url).password;
+      if (password !== '') secrets.push(password, safeDecode(password));
+    } catch {
+      // Not a URL (a libpq key/value string): the Redactor's patterns cover `password=`.
+    }
+  }
+  return secrets;
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+function checkFunction(name: string, value: unknown, optional = false): void {
+  if (optional && value === undefined) return;
+  if (typeof value !== 'function') {
+    throw new InvalidOptionError(name, `expected a function, got ${typeof value}`);
+  }
+}
+
+function checkNonNegative(name: string, value: unknown): void {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
+    throw new InvalidOptionError(name, `expected a number >= 0, got ${String(value)}`);
+  }
+}

@@ -1,0 +1,270 @@
+/**
+ * A drop-in replacement for `pg.Pool` built on lifeguard's core pool. Same constructor,
+ * methods, events and counters; see docs/pg.md for what it adds and where it differs.
+ */
+import { EventEmitter } from 'node:events';
+
+import type pg from 'pg';
+
+import { Pool as CorePool, type PoolStats } from '../core/index.js';
+import { Checkout } from './checkout.js';
+import { PgClientFactory } from './client-factory.js';
+import type { PgConnection } from './connection.js';
+import { PooledDispatcher, type Dispatcher, type QueryValues } from './dispatch.js';
+import { PgInvalidArgumentError } from './errors.js';
+import { resolveOptions } from './options.js';
+import { lend } from './pooled-client.js';
+import { Redactor } from './redact.js';
+import { isSubmittable, submit } from './submit.js';
+import { runTransaction } from './transaction.js';
+import type {
+  PoolConfig,
+  QueryArrayConfig,
+  QueryConfig,
+  TransactionClient,
+  TransactionOptions,
+} from './types.js';
+
+type ConnectCallback = (
+  err: Error | undefined,
+  client: pg.PoolClient | undefined,
+  done: (release?: Error | boolean) => void,
+) => void;
+type QueryCallback<R> = (err: Error, result: R) => void;
+
+const noop = (): void => {};
+
+/**
+ * @example
+ * import { Pool } from 'lifeguard/pg';
+ *
+ * const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: 20 });
+ * const { rows } = await pool.query('SELECT $1::int AS n', [1]);
+ * await pool.transaction(async (client) => {
+ *   await client.query('UPDATE accounts SET balance = balance - 10 WHERE id = $1', [1]);
+ * }, { isolationLevel: 'serializable', retries: 3 });
+ * await pool.end();
+ */
+export class Pool extends EventEmitter {
+  /** The config as pg.Pool shows it, with defaults filled in; credentials not enumerable. */
+  readonly options: pg.PoolOptions;
+  readonly #core: CorePool<PgConnection>;
+  readonly #checkout: Checkout;
+  readonly #dispatcher: Dispatcher;
+  readonly #redactor: Redactor;
+  readonly #endTimeoutMillis: number;
+  readonly #log: ((...messages: unknown[]) => void) | undefined;
+  /** pg events already wired to the core's; wired on first listener, so unused ones cost nothing. */
+  readonly #bridged = new Set<string | symbol>();
+  #ending: Promise<void> | undefined;
+  #ended = false;
+
+  constructor(config?: PoolConfig) {
+    super();
+    const resolved = resolveOptions(config);
+    this.options = resolved.pgOptions;
+    this.#redactor = new Redactor(resolved.secrets);
+    this.#endTimeoutMillis = resolved.endTimeoutMillis;
+    this.#log = resolved.log;
+    const factory = new PgClientFactory(resolved, this.#redactor, (connection, error) =>
+      this.#onIdleFailure(connection, error),
+    );
+    this.#core = new CorePool(factory, resolved.core);
+    this.#checkout = new Checkout(this.#core);
+    this.#dispatcher = new PooledDispatcher(this.#checkout, this.#redactor);
+    this.on('newListener', (event: string | symbol) => this.#bridge(event));
+  }
+
+  // --- counters, as pg.Pool has them ----------------------------------------------------------
+
+  /** Connections open or being opened. */
+  get totalCount(): number {
+    return this.#core.total + this.#core.pendingCreates;
+  }
+  get idleCount(): number {
+    return this.#core.idle;
+  }
+  get waitingCount(): number {
+    return this.#core.waiting;
+  }
+  /** Checked-out connections past `maxLifetimeSeconds`, to be closed when released. */
+  get expiredCount(): number {
+    return this.#core.expiredCount;
+  }
+  get ending(): boolean {
+    return this.#ending !== undefined;
+  }
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Gauges, counters and latency summaries of the underlying pool. */
+  stats(): PoolStats {
+    return this.#core.stats();
+  }
+
+  // --- connect ----------------------------------------------------------------------------------
+
+  /**
+   * Checks out a client for several statements. Give it back with `client.release()`; a
+   * client released inside a transaction is rolled back first. `release(err)` destroys it.
+   */
+  connect(): Promise<pg.PoolClient>;
+  connect(callback: ConnectCallback): void;
+  connect(callback?: ConnectCallback): Promise<pg.PoolClient> | void {
+    const checkout = this.#checkout;
+    const client = checkout.acquire().then((connection) => lend(connection, checkout));
+    if (callback === undefined) return client;
+    client.then(
+      (c) => deferCall(() => callback(undefined, c, (release) => c.release(release))),
+      (error: Error) => deferCall(() => callback(error, undefined, noop)),
+    );
+  }
+
+  // --- query --------------------------------------------------------------------------------------
+
+  /**
+   * Runs one statement on a pooled connection. pg's forms, plus `statementTimeout` and
+   * `lockTimeout` in the config object (applied with `SET LOCAL`).
+   */
+  query<T extends pg.Submittable>(queryStream: T): T;
+  query<R extends unknown[] = unknown[], I = unknown[]>(
+    queryConfig: QueryArrayConfig<I>,
+    values?: pg.QueryConfigValues<I>,
+  ): Promise<pg.QueryArrayResult<R>>;
+  query<R extends pg.QueryResultRow = pg.QueryResultRow, I = unknown[]>(
+    queryConfig: QueryConfig<I>,
+  ): Promise<pg.QueryResult<R>>;
+  query<R extends pg.QueryResultRow = pg.QueryResultRow, I = unknown[]>(
+    queryTextOrConfig: string | QueryConfig<I>,
+    values?: pg.QueryConfigValues<I>,
+  ): Promise<pg.QueryResult<R>>;
+  query<R extends unknown[] = unknown[], I = unknown[]>(
+    queryConfig: QueryArrayConfig<I>,
+    callback: QueryCallback<pg.QueryArrayResult<R>>,
+  ): void;
+  query<R extends pg.QueryResultRow = pg.QueryResultRow, I = unknown[]>(
+    queryTextOrConfig: string | QueryConfig<I>,
+    callback: QueryCallback<pg.QueryResult<R>>,
+  ): void;
+  query<R extends pg.QueryResultRow = pg.QueryResultRow, I = unknown[]>(
+    queryText: string,
+    values: pg.QueryConfigValues<I>,
+    callback: QueryCallback<pg.QueryResult<R>>,
+  ): void;
+  query(
+    text: unknown,
+    values?: unknown,
+    callback?: QueryCallback<pg.QueryResult>,
+  ): Promise<pg.QueryResult> | pg.Submittable | undefined {
+    if (typeof values === 'function') {
+      callback = values as QueryCallback<pg.QueryResult>;
+      values = undefined;
+    }
+    if (isSubmittable(text)) return submit(this.#checkout, text);
+    const result =
+      typeof text === 'function'
+        ? Promise.reject(
+            new PgInvalidArgumentError(
+              'query',
+              'pass the query text or config first, the callback last',
+            ),
+          )
+        : this.#dispatcher.dispatch(text as string | QueryConfig, values as QueryValues);
+    if (callback === undefined) return result;
+    const cb = callback;
+    result.then(
+      (r) => deferCall(() => cb(undefined as unknown as Error, r)),
+      (error: Error) => deferCall(() => cb(error, undefined as unknown as pg.QueryResult)),
+    );
+    return undefined;
+  }
+
+  // --- transaction --------------------------------------------------------------------------------
+
+  /**
+   * Runs `fn` inside BEGIN/COMMIT on one connection; rolls back if it throws. With `retries`,
+   * runs it again after a serialization failure (40001) or deadlock (40P01).
+   *
+   * @example
+   * const total = await pool.transaction(async (client) => {
+   *   const { rows } = await client.query('SELECT sum(balance) AS total FROM accounts');
+   *   return rows[0].total;
+   * }, { isolationLevel: 'serializable', readOnly: true, retries: 3, statementTimeout: 5_000 });
+   */
+  transaction<R>(
+    fn: (client: TransactionClient) => Promise<R> | R,
+    options?: TransactionOptions,
+  ): Promise<R> {
+    return runTransaction(this.#checkout, this.#redactor, fn, options);
+  }
+
+  // --- end ------------------------------------------------------------------------------------------
+
+  /**
+   * Closes the pool: waiters are rejected (`ERR_POOL_CLOSED`), idle connections closed, and
+   * checked-out ones closed when released or after `endTimeoutMillis`. Idempotent: every
+   * call gets the same promise, which never rejects.
+   */
+  end(): Promise<void>;
+  end(callback: () => void): void;
+  end(callback?: () => void): Promise<void> | void {
+    this.#ending ??= this.#core.end({ timeoutMillis: this.#endTimeoutMillis }).then(() => {
+      this.#ended = true;
+    });
+    if (callback === undefined) return this.#ending;
+    void this.#ending.then(() => deferCall(callback));
+  }
+
+  // --- events ---------------------------------------------------------------------------------------
+
+  /**
+   * An idle connection broke (server restart, `pg_terminate_backend`, network loss). It is
+   * never handed out again. With no 'error' listener nothing is thrown: unlike pg.Pool, an
+   * idle error does not crash the process.
+   */
+  #onIdleFailure(connection: PgConnection, error: Error): void {
+    this.#log?.('idle client error', error.message);
+    if (this.listenerCount('error') > 0) this.emit('error', error, connection.client);
+  }
+
+  /** Wires one pg.Pool event to the core's, the first time someone listens to it. */
+  #bridge(event: string | symbol): void {
+    if (this.#bridged.has(event)) return;
+    const core = this.#core;
+    switch (event) {
+      case 'connect':
+        core.on('create', ({ resource }) => this.emit('connect', resource.client));
+        break;
+      case 'acquire':
+        core.on('acquire', ({ resource }) => this.emit('acquire', resource.client));
+        break;
+      case 'release':
+        core.on('release', ({ resource, error }) => this.emit('release', error, resource.client));
+        break;
+      case 'remove':
+        core.on('destroy', ({ resource }) => this.emit('remove', resource.client));
+        break;
+      // lifeguard's own: a client held longer than leakDetectionMillis, and the breaker's state.
+      case 'leak':
+        core.on('leak', ({ resource, heldMillis, stack }) =>
+          this.emit('leak', resource.client, { heldMillis, stack }),
+        );
+        break;
+      case 'circuit':
+        core.on('circuit', (change) => this.emit('circuit', change));
+        break;
+      default:
+        return;
+    }
+    this.#bridged.add(event);
+  }
+}
+
+/**
+ * Calls a user callback outside our promise chains, as pg.Pool does: if it throws, that is
+ * an uncaught exception in their code, not an unhandled rejection attributed to us.
+ */
+function deferCall(fn: () => void): void {
+  process.nextTick(fn);
+}

@@ -1,0 +1,96 @@
+/**
+ * Public types of `lifeguard/pg`. The pg.Pool-compatible surface reuses `@types/pg`; what is
+ * ours is the options on top and the per-query / per-transaction settings.
+ */
+import type pg from 'pg';
+
+import type { PoolOptions as CorePoolOptions } from '../core/index.js';
+
+/**
+ * Server-side timeouts in milliseconds (0 disables one). Unlike pg's startup parameters
+ * (`statement_timeout`, ...), these are sent as SQL, so they also work behind PgBouncer.
+ */
+export interface Timeouts {
+  /** `statement_timeout`: cancel a statement running longer than this. */
+  statementTimeout?: number | undefined;
+  /** `lock_timeout`: give up waiting for a lock after this long. */
+  lockTimeout?: number | undefined;
+  /** `idle_in_transaction_session_timeout`: end a session idle inside a transaction this long. */
+  idleInTransactionSessionTimeout?: number | undefined;
+}
+
+/** The core's options that `lifeguard/pg` passes through as they are. */
+export type CoreOptions = Pick<
+  CorePoolOptions,
+  | 'acquireTimeoutMillis'
+  | 'createTimeoutMillis'
+  | 'destroyTimeoutMillis'
+  | 'maxLifetimeJitter'
+  | 'validateAfterIdleMillis'
+  | 'validateTimeoutMillis'
+  | 'resetTimeoutMillis'
+  | 'maxWaiting'
+  | 'createRetryBaseMillis'
+  | 'createRetryMaxMillis'
+  | 'circuitBreakerThreshold'
+  | 'leakDetectionMillis'
+  | 'reapIntervalMillis'
+>;
+
+/**
+ * Everything `pg.Pool` accepts (connection options go to each `pg.Client`), plus lifeguard's
+ * options. See docs/pg.md for the table of defaults.
+ */
+export interface PoolConfig
+  extends Omit<pg.PoolConfig, 'Client' | 'onConnect'>, CoreOptions, Timeouts {
+  /**
+   * Runs on each new client before anyone uses it; may return a promise (awaited, as pg.Pool
+   * does). Throwing rejects that connection.
+   */
+  onConnect?: ((client: pg.ClientBase) => void | Promise<void>) | undefined;
+  /**
+   * The Client class to instantiate, as with pg.Pool (it is called with the connection
+   * config). @types/pg declares it without that argument; both forms are accepted.
+   */
+  Client?: (new (config: pg.ClientConfig) => pg.ClientBase) | (new () => pg.ClientBase) | undefined;
+  /** @deprecated pg-pool's old name for `max`. */
+  poolSize?: number | undefined;
+  /**
+   * How long `end()` waits for checked-out clients before closing them anyway. Default 30 000;
+   * `Infinity` waits forever, as pg.Pool does.
+   */
+  endTimeoutMillis?: number | undefined;
+}
+
+/** `pool.query()`'s config object: pg's, plus per-query timeouts (run with `SET LOCAL`). */
+export interface QueryConfig<I = unknown[]> extends pg.QueryConfig<I> {
+  /** Cancel the query after this long (0 disables). Wraps it in a transaction. */
+  statementTimeout?: number | undefined;
+  /** Stop waiting for a lock after this long (0 disables). Wraps it in a transaction. */
+  lockTimeout?: number | undefined;
+  /** pg's client-side read timeout; the connection is closed when it fires. */
+  query_timeout?: number | undefined;
+}
+
+export type QueryArrayConfig<I = unknown[]> = QueryConfig<I> & { rowMode: 'array' };
+
+export type IsolationLevel =
+  'serializable' | 'repeatable read' | 'read committed' | 'read uncommitted';
+
+export interface TransactionOptions extends Timeouts {
+  isolationLevel?: IsolationLevel | undefined;
+  readOnly?: boolean | undefined;
+  /** Only meaningful with `serializable` and `readOnly`. */
+  deferrable?: boolean | undefined;
+  /**
+   * How many times to run the whole function again after a serialization failure (40001) or a
+   * deadlock (40P01), with jittered exponential backoff. Default 0: the function may have side
+   * effects outside the database, so retrying is opt-in.
+   */
+  retries?: number | undefined;
+  /** Aborts waiting for a connection (not a running statement). */
+  signal?: AbortSignal | undefined;
+}
+
+/** The client a transaction function gets: a real pg.Client, already inside BEGIN. */
+export type TransactionClient = pg.ClientBase;
