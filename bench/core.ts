@@ -29,7 +29,14 @@ const MAX = 10;
 const TIMEOUT = 30_000;
 const IDLE = 30_000;
 
-const POOL_NAMES = ['lifeguard', 'bare', 'generic-pool', 'tarn', 'pg-pool'] as const;
+const POOL_NAMES = [
+  'lifeguard',
+  'lifeguard-nostack',
+  'bare',
+  'generic-pool',
+  'tarn',
+  'pg-pool',
+] as const;
 type PoolName = (typeof POOL_NAMES)[number];
 const PEERS: readonly PoolName[] = ['generic-pool', 'tarn', 'pg-pool'];
 
@@ -133,6 +140,7 @@ interface LifeguardOptions {
   min: number;
   acquireTimeoutMillis: number;
   idleTimeoutMillis: number;
+  asyncStackTraces?: boolean;
 }
 interface LifeguardPool<T> {
   acquire(): Promise<T>;
@@ -153,13 +161,17 @@ async function loadLifeguard(): Promise<LifeguardModule | undefined> {
   return mod as LifeguardModule;
 }
 
-function lifeguardSubject(lg: LifeguardModule): Subject {
+/**
+ * `lifeguard` runs with default options (plus the timeouts). `lifeguard-nostack` turns off
+ * `asyncStackTraces`, the one default that adds a promise hop to every acquire that waits.
+ */
+function lifeguardSubject(lg: LifeguardModule, extra: Partial<LifeguardOptions> = {}): Subject {
   let pool: LifeguardPool<Res> | undefined;
   return {
     async setup() {
       const p = new lg.Pool<Res>(
         { create: async (_signal) => ({ id: nextId++ }), destroy: () => {} },
-        { max: MAX, min: 0, acquireTimeoutMillis: TIMEOUT, idleTimeoutMillis: IDLE },
+        { max: MAX, min: 0, acquireTimeoutMillis: TIMEOUT, idleTimeoutMillis: IDLE, ...extra },
       );
       pool = p;
       await prewarm(
@@ -517,13 +529,14 @@ interface Ratios {
 }
 
 async function main(): Promise<void> {
-  const lg = requested.includes('lifeguard') ? await loadLifeguard() : undefined;
-  if (requested.includes('lifeguard') && lg === undefined) {
+  const lg = requested.some((p) => p.startsWith('lifeguard')) ? await loadLifeguard() : undefined;
+  if (requested.some((p) => p.startsWith('lifeguard')) && lg === undefined) {
     console.warn('! src/index.ts not found: running the peers only.\n');
   }
 
   const factories: Record<PoolName, (() => Subject) | undefined> = {
     lifeguard: lg ? () => lifeguardSubject(lg) : undefined,
+    'lifeguard-nostack': lg ? () => lifeguardSubject(lg, { asyncStackTraces: false }) : undefined,
     bare: bareSubject,
     'generic-pool': genericSubject,
     tarn: tarnSubject,
@@ -648,6 +661,14 @@ async function main(): Promise<void> {
     if (target !== undefined) {
       console.log(
         `\ntarget: lifeguard >= 4x fastest peer at c=100: ${fmtRatio(target)} ${target >= 4 ? 'MET' : 'NOT MET'}`,
+      );
+    }
+    for (const c of CONCURRENCY) {
+      const fast = med('lifeguard-nostack', c);
+      const peer = ratios[c]?.fastestPeer;
+      if (fast === undefined || peer === undefined) continue;
+      console.log(
+        `lifeguard-nostack at c=${c}: ${fmtRatio(fast / med(peer, c)!)} ${peer}, ${((fast / (med('bare', c) ?? NaN)) * 100).toFixed(0)}% of bare`,
       );
     }
   }

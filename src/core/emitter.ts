@@ -9,12 +9,12 @@ export type Listener<E> = (event: E) => void;
 export class TypedEmitter<Events extends object> {
   // One slot per event name; undefined when nobody listens, so `emit` on the hot path is a
   // single property check.
-  readonly #listeners: { [K in keyof Events]?: Listener<Events[K]>[] } = {};
+  private readonly _listeners: { [K in keyof Events]?: Listener<Events[K]>[] } = {};
 
   on<K extends keyof Events>(event: K, listener: Listener<Events[K]>): this {
-    const list = this.#listeners[event];
+    const list = this._listeners[event];
     // Copy on write, so that emit can iterate without guarding against mutation.
-    this.#listeners[event] = list === undefined ? [listener] : [...list, listener];
+    this._listeners[event] = list === undefined ? [listener] : [...list, listener];
     return this;
   }
 
@@ -27,15 +27,15 @@ export class TypedEmitter<Events extends object> {
   }
 
   off<K extends keyof Events>(event: K, listener: Listener<Events[K]>): this {
-    const list = this.#listeners[event];
+    const list = this._listeners[event];
     if (list === undefined) return this;
     const rest = list.filter((l) => l !== listener);
-    this.#listeners[event] = rest.length === 0 ? undefined : rest;
+    this._listeners[event] = rest.length === 0 ? undefined : rest;
     return this;
   }
 
   listenerCount<K extends keyof Events>(event: K): number {
-    return this.#listeners[event]?.length ?? 0;
+    return this._listeners[event]?.length ?? 0;
   }
 
   /**
@@ -43,11 +43,11 @@ export class TypedEmitter<Events extends object> {
    * (`this.listeners.acquire !== undefined`) to skip building event objects nobody receives.
    */
   protected get listeners(): { readonly [K in keyof Events]?: readonly Listener<Events[K]>[] } {
-    return this.#listeners;
+    return this._listeners;
   }
 
   protected emit<K extends keyof Events>(event: K, value: Events[K]): void {
-    const list = this.#listeners[event];
+    const list = this._listeners[event];
     if (list === undefined) return;
     for (const listener of list) {
       try {

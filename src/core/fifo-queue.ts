@@ -1,7 +1,7 @@
 /**
  * An O(1) FIFO queue built from fixed ring buffers linked into a list (the shape of undici's
  * `fixed-queue.js`). The pool's waiters live here, so `push` and `shift` must never copy or
- * move elements the way `Array#shift` does.
+ * move elements the way `Array_shift` does.
  *
  *   head                                        tail
  *   [ ring of 2048 ] --next--> [ ring of 2048 ] --next--> null
@@ -48,41 +48,41 @@ class Ring<T> {
 }
 
 export class FifoQueue<T> {
-  #head: Ring<T> = new Ring<T>();
-  #tail: Ring<T> = this.#head;
-  #length = 0;
+  private _head: Ring<T> = new Ring<T>();
+  private _tail: Ring<T> = this._head;
+  private _length = 0;
 
   /** Items in the queue, including any the owner has flagged as cancelled but not yet shifted. */
   get length(): number {
-    return this.#length;
+    return this._length;
   }
 
   isEmpty(): boolean {
-    return this.#length === 0;
+    return this._length === 0;
   }
 
   push(item: T): void {
-    if (this.#tail.isFull()) {
-      this.#tail = this.#tail.next = new Ring<T>();
+    if (this._tail.isFull()) {
+      this._tail = this._tail.next = new Ring<T>();
     }
-    this.#tail.push(item);
-    this.#length++;
+    this._tail.push(item);
+    this._length++;
   }
 
   shift(): T | undefined {
-    const head = this.#head;
+    const head = this._head;
     const item = head.shift();
     if (item === undefined) return undefined;
-    this.#length--;
+    this._length--;
     if (head.isEmpty() && head.next !== null) {
-      this.#head = head.next;
+      this._head = head.next;
       head.next = null;
     }
     return item;
   }
 
   peek(): T | undefined {
-    return this.#head.peek();
+    return this._head.peek();
   }
 
   /** Removes and yields every item, oldest first. Used by `end()`, never on the hot path. */

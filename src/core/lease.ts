@@ -9,30 +9,30 @@ import { ReleaseError } from './errors.js';
  * // released here, even if the query throws
  */
 export class Lease<T> implements AsyncDisposable {
-  #released = false;
-  readonly #giveBack: (resource: T, error?: unknown) => void;
+  private _released = false;
+  private readonly _giveBack: (resource: T, error?: unknown) => void;
 
   constructor(
     readonly resource: T,
     giveBack: (resource: T, error?: unknown) => void,
   ) {
-    this.#giveBack = giveBack;
+    this._giveBack = giveBack;
   }
 
   get released(): boolean {
-    return this.#released;
+    return this._released;
   }
 
   /** Returns the resource; with an error, it is destroyed instead. Throws when called twice. */
   release(error?: unknown): void {
-    if (this.#released) throw new ReleaseError('This lease was already released');
-    this.#released = true;
-    this.#giveBack(this.resource, error);
+    if (this._released) throw new ReleaseError('This lease was already released');
+    this._released = true;
+    this._giveBack(this.resource, error);
   }
 
   /** `await using` calls this; after an explicit `release()` it does nothing. */
   [Symbol.asyncDispose](): Promise<void> {
-    if (!this.#released) this.release();
+    if (!this._released) this.release();
     return Promise.resolve();
   }
 }

@@ -24,6 +24,7 @@ const defaults: NormalizedOptions = {
   leakDetectionMillis: 0,
   reapIntervalMillis: 1_000,
   allowExitOnIdle: false,
+  asyncStackTraces: true,
 };
 
 type NumericKey = {
@@ -84,11 +85,10 @@ export function normalizeOptions(options: PoolOptions = {}): NormalizedOptions {
   for (const key of Object.keys(numericRules) as NumericKey[]) {
     checkNumber(key, result[key]);
   }
-  if (typeof result.allowExitOnIdle !== 'boolean') {
-    throw new InvalidOptionError(
-      'allowExitOnIdle',
-      `expected a boolean, got ${describe(result.allowExitOnIdle)}`,
-    );
+  for (const key of ['allowExitOnIdle', 'asyncStackTraces'] as const) {
+    if (typeof result[key] !== 'boolean') {
+      throw new InvalidOptionError(key, `expected a boolean, got ${describe(result[key])}`);
+    }
   }
   const normalized = result as Required<PoolOptions>;
   if (normalized.min > normalized.max) {

@@ -14,10 +14,10 @@ export class PendingAcquire<T> {
   readonly enqueuedAt: number;
   /** Monotonic time after which the acquire times out (Infinity: never). */
   readonly deadline: number;
-  #resolve!: (value: T) => void;
-  #reject!: (reason: unknown) => void;
-  #signal: AbortSignal | undefined;
-  #onAbort: (() => void) | undefined;
+  private readonly _resolve: (value: T) => void;
+  private readonly _reject: (reason: unknown) => void;
+  private _signal: AbortSignal | undefined;
+  private _onAbort: (() => void) | undefined;
 
   constructor(
     enqueuedAt: number,
@@ -27,35 +27,39 @@ export class PendingAcquire<T> {
   ) {
     this.enqueuedAt = enqueuedAt;
     this.deadline = enqueuedAt + timeoutMillis;
-    this.promise = new Promise<T>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
+    let resolve!: (value: T) => void;
+    let reject!: (reason: unknown) => void;
+    this.promise = new Promise<T>((res, rej) => {
+      resolve = res;
+      reject = rej;
     });
+    this._resolve = resolve;
+    this._reject = reject;
   }
 
   watch(signal: AbortSignal, onAbort: () => void): void {
-    this.#signal = signal;
-    this.#onAbort = onAbort;
+    this._signal = signal;
+    this._onAbort = onAbort;
     signal.addEventListener('abort', onAbort, { once: true });
   }
 
   resolve(value: T): void {
     this.settled = true;
-    if (this.#signal !== undefined) this.#unwatch();
-    this.#resolve(value);
+    if (this._signal !== undefined) this._unwatch();
+    this._resolve(value);
   }
 
   reject(error: PoolError): void {
     this.settled = true;
-    this.#unwatch();
-    this.#reject(error);
+    this._unwatch();
+    this._reject(error);
   }
 
-  #unwatch(): void {
-    if (this.#signal !== undefined) {
-      this.#signal.removeEventListener('abort', this.#onAbort!);
-      this.#signal = undefined;
-      this.#onAbort = undefined;
+  private _unwatch(): void {
+    if (this._signal !== undefined) {
+      this._signal.removeEventListener('abort', this._onAbort!);
+      this._signal = undefined;
+      this._onAbort = undefined;
     }
   }
 }

@@ -8,44 +8,44 @@ import type { Summary } from './types.js';
 const kBuckets = 32;
 
 export class LatencySummary {
-  #count = 0;
-  #sum = 0;
-  #min = Infinity;
-  #max = 0;
-  readonly #buckets = new Float64Array(kBuckets);
+  private _count = 0;
+  private _sum = 0;
+  private _min = Infinity;
+  private _max = 0;
+  private readonly _buckets = new Float64Array(kBuckets);
 
   record(millis: number): void {
-    this.#count++;
-    this.#sum += millis;
-    if (millis < this.#min) this.#min = millis;
-    if (millis > this.#max) this.#max = millis;
+    this._count++;
+    this._sum += millis;
+    if (millis < this._min) this._min = millis;
+    if (millis > this._max) this._max = millis;
     // 32 - clz32(n) is the bit length of n: 0 for n < 1, 1 for [1,2), 2 for [2,4) ...
     const index = 32 - Math.clz32(millis);
-    this.#buckets[index < kBuckets ? index : kBuckets - 1]!++;
+    this._buckets[index < kBuckets ? index : kBuckets - 1]!++;
   }
 
   snapshot(): Summary {
-    const count = this.#count;
+    const count = this._count;
     return {
       count,
-      sum: this.#sum,
-      min: count === 0 ? 0 : this.#min,
-      max: this.#max,
-      mean: count === 0 ? 0 : this.#sum / count,
-      p50: this.#quantile(0.5),
-      p99: this.#quantile(0.99),
+      sum: this._sum,
+      min: count === 0 ? 0 : this._min,
+      max: this._max,
+      mean: count === 0 ? 0 : this._sum / count,
+      p50: this._quantile(0.5),
+      p99: this._quantile(0.99),
     };
   }
 
   /** The upper bound of the bucket holding the q-quantile, clamped to the observed max. */
-  #quantile(q: number): number {
-    if (this.#count === 0) return 0;
-    const rank = Math.ceil(q * this.#count);
+  private _quantile(q: number): number {
+    if (this._count === 0) return 0;
+    const rank = Math.ceil(q * this._count);
     let seen = 0;
     for (let i = 0; i < kBuckets; i++) {
-      seen += this.#buckets[i]!;
-      if (seen >= rank) return Math.min(i === 0 ? 1 : 2 ** i, this.#max);
+      seen += this._buckets[i]!;
+      if (seen >= rank) return Math.min(i === 0 ? 1 : 2 ** i, this._max);
     }
-    return this.#max;
+    return this._max;
   }
 }

@@ -74,6 +74,13 @@ export interface PoolOptions {
   leakDetectionMillis?: number;
   /** How often the one background reaper runs (idle, lifetime, leaks, min). Default 1 000. */
   reapIntervalMillis?: number;
+  /**
+   * Append the caller's async stack ("at async handler ...") to errors of acquires that fail
+   * after waiting (timeouts, open circuit, end). Default true. It costs one extra promise hop
+   * per acquire that has to wait: about 40% of raw acquire/release throughput with 100 callers
+   * on 10 trivial resources, nothing measurable next to a database round trip.
+   */
+  asyncStackTraces?: boolean;
   /** Let the process exit while the pool only holds idle resources (calls factory.unref/ref). */
   allowExitOnIdle?: boolean;
 }

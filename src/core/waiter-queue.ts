@@ -13,41 +13,41 @@ import { PendingAcquire } from './pending-acquire.js';
  * Waiters that give up (abort) are only flagged; they are dropped when they reach the head.
  */
 export class WaiterQueue<T> {
-  readonly #queue = new FifoQueue<PendingAcquire<T>>();
-  #live = 0;
-  #timer: NodeJS.Timeout | undefined;
-  readonly #timeoutMillis: number;
-  readonly #now: Clock;
-  readonly #onExpired: (waiter: PendingAcquire<T>, now: number) => void;
+  private readonly _queue = new FifoQueue<PendingAcquire<T>>();
+  private _live = 0;
+  private _timer: NodeJS.Timeout | undefined;
+  private readonly _timeoutMillis: number;
+  private readonly _now: Clock;
+  private readonly _onExpired: (waiter: PendingAcquire<T>, now: number) => void;
 
   constructor(
     timeoutMillis: number,
     now: Clock,
     onExpired: (waiter: PendingAcquire<T>, now: number) => void,
   ) {
-    this.#timeoutMillis = timeoutMillis;
-    this.#now = now;
-    this.#onExpired = onExpired;
+    this._timeoutMillis = timeoutMillis;
+    this._now = now;
+    this._onExpired = onExpired;
   }
 
   /** Callers still waiting (not counting those that gave up but are still queued). */
   get size(): number {
-    return this.#live;
+    return this._live;
   }
 
   enqueue(t: number, stack: string | undefined): PendingAcquire<T> {
-    const waiter = new PendingAcquire<T>(t, this.#timeoutMillis, stack);
-    this.#queue.push(waiter);
-    this.#live++;
-    if (this.#timer === undefined) this.#armTimer();
+    const waiter = new PendingAcquire<T>(t, this._timeoutMillis, stack);
+    this._queue.push(waiter);
+    this._live++;
+    if (this._timer === undefined) this._armTimer();
     return waiter;
   }
 
   /** Removes and returns the oldest caller still waiting. */
   next(): PendingAcquire<T> | undefined {
-    for (let waiter = this.#queue.shift(); waiter !== undefined; waiter = this.#queue.shift()) {
+    for (let waiter = this._queue.shift(); waiter !== undefined; waiter = this._queue.shift()) {
       if (!waiter.settled) {
-        this.#live--;
+        this._live--;
         return waiter;
       }
     }
@@ -57,46 +57,46 @@ export class WaiterQueue<T> {
   /** Takes a waiter out of the count before its owner rejects it; false if already settled. */
   cancel(waiter: PendingAcquire<T>): boolean {
     if (waiter.settled) return false;
-    this.#live--;
+    this._live--;
     return true;
   }
 
   /** Stops the timer; `end()` then drains the queue with `next()`. */
   close(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    clearTimeout(this._timer);
+    this._timer = undefined;
   }
 
-  #armTimer(): void {
-    if (this.#timeoutMillis === Infinity) return;
-    const head = this.#peekLive();
+  private _armTimer(): void {
+    if (this._timeoutMillis === Infinity) return;
+    const head = this._peekLive();
     if (head === undefined) return;
-    const delay = Math.min(2_147_483_647, Math.max(1, Math.ceil(head.deadline - this.#now())));
-    this.#timer = setTimeout(() => this.#expire(), delay);
-    this.#timer.unref();
+    const delay = Math.min(2_147_483_647, Math.max(1, Math.ceil(head.deadline - this._now())));
+    this._timer = setTimeout(() => this._expire(), delay);
+    this._timer.unref();
   }
 
-  #expire(): void {
-    this.#timer = undefined;
-    const t = this.#now();
+  private _expire(): void {
+    this._timer = undefined;
+    const t = this._now();
     for (
-      let head = this.#peekLive();
+      let head = this._peekLive();
       head !== undefined && head.deadline <= t;
-      head = this.#peekLive()
+      head = this._peekLive()
     ) {
-      this.#queue.shift();
+      this._queue.shift();
       // Report before uncounting, so the timeout's counts include the caller that timed out.
-      this.#onExpired(head, t);
-      this.#live--;
+      this._onExpired(head, t);
+      this._live--;
     }
-    this.#armTimer();
+    this._armTimer();
   }
 
-  #peekLive(): PendingAcquire<T> | undefined {
-    let head = this.#queue.peek();
+  private _peekLive(): PendingAcquire<T> | undefined {
+    let head = this._queue.peek();
     while (head !== undefined && head.settled) {
-      this.#queue.shift();
-      head = this.#queue.peek();
+      this._queue.shift();
+      head = this._queue.peek();
     }
     return head;
   }

@@ -55,10 +55,11 @@ const defaults = {
   leakDetectionMillis: 0,
   reapIntervalMillis: 1_000,
   allowExitOnIdle: false,
+  asyncStackTraces: true,
 };
 
 const numericOptions = Object.keys(defaults).filter(
-  (key) => key !== 'allowExitOnIdle',
+  (key) => key !== 'allowExitOnIdle' && key !== 'asyncStackTraces',
 ) as (keyof PoolOptions)[];
 
 describe('pool options', () => {
@@ -204,6 +205,14 @@ describe('pool options', () => {
 
   it('rejects a non-boolean allowExitOnIdle', () => {
     expectInvalid({ allowExitOnIdle: 1 }, 'allowExitOnIdle', /expected a boolean, got number 1/);
+  });
+
+  it('rejects a non-boolean asyncStackTraces', () => {
+    expectInvalid(
+      { asyncStackTraces: 'yes' },
+      'asyncStackTraces',
+      /expected a boolean, got string yes/,
+    );
   });
 
   it('rejects options that are not an object', () => {

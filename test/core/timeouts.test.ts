@@ -69,6 +69,16 @@ describe('acquireTimeoutMillis: how long a caller waits in the queue', () => {
     expect(callerPart).toContain('timeouts.test.ts');
   });
 
+  it('leaves the stack alone when asyncStackTraces is off', async () => {
+    const { pool } = makePool({ max: 1, acquireTimeoutMillis: 100, asyncStackTraces: false });
+    await pool.acquire();
+    const waiter = track(pool.acquire());
+    await advance(100);
+    const error = waiter.error as AcquireTimeoutError;
+    expect(error.code).toBe('ERR_POOL_ACQUIRE_TIMEOUT');
+    expect(error.stack).not.toContain('--- acquire() called from ---');
+  });
+
   it('uses one timer for the whole queue, not one per waiter', async () => {
     const { pool } = makePool({ max: 1, acquireTimeoutMillis: 1000 });
     await pool.acquire();
