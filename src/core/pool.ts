@@ -221,7 +221,7 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
     if (this.listeners.release !== undefined) {
       this.emit('release', { resource, heldMillis, error: failed ? error : undefined });
     }
-    if (failed) this._destroy(record, 'error', error);
+    if (failed || record.doomed) this._destroy(record, 'error', failed ? error : undefined);
     else if (this._endPromise !== undefined) this._destroy(record, 'end');
     else if (record.uses >= this._options.maxUses) this._destroy(record, 'uses');
     else if (t >= record.expiresAt) this._destroy(record, 'lifetime');
@@ -234,6 +234,26 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
     }
     this._afterBusyEnded();
     this._pump();
+  }
+
+  /**
+   * Takes a resource out of service because it is known to be broken, wherever it is: an idle
+   * one is destroyed now (and replaced if callers wait or `min` requires), one that is checked
+   * out or being checked is destroyed when it comes back. Returns false if the resource is not
+   * in the pool (already gone). For drivers that learn of a dead connection from an event.
+   */
+  evict(resource: T, error?: unknown): boolean {
+    const record = this._all.get(resource);
+    if (record === undefined || record.state === 'gone') return false;
+    if (record.state !== 'idle') {
+      record.doomed = true;
+      return true;
+    }
+    // Not a hot path (a connection died): a linear search of the idle stack is fine.
+    this._idle = this._idle.filter((r) => r !== record);
+    this._destroy(record, 'error', error);
+    this._pump();
+    return true;
   }
 
   /** Acquires, runs `fn`, and always releases, whether `fn` resolves or throws. */
@@ -333,6 +353,13 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
   private _giveBackRecord(record: PooledResource<T>, t: number): void {
     // end() may have destroyed it while a reset or validation was still running.
     if (record.state === 'gone') return;
+    if (record.doomed) {
+      // Evicted while it was being validated or reset.
+      this._destroy(record, 'error');
+      this._afterBusyEnded();
+      this._pump();
+      return;
+    }
     record.lastUsedAt = t;
     if (this._endPromise !== undefined) {
       this._destroy(record, 'end');
@@ -555,6 +582,11 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
       for (let waiter = this._waiters.next(); waiter !== undefined; waiter = this._waiters.next()) {
         this._stats.circuitRejections++;
         waiter.reject(new CircuitOpenError(error, retryIn));
+      }
+    } else if (this._factory.retryable?.(cause) === false) {
+      // Retrying cannot fix this (a wrong password, an unknown database): tell the callers now.
+      for (let waiter = this._waiters.next(); waiter !== undefined; waiter = this._waiters.next()) {
+        waiter.reject(error);
       }
     }
     this._pump();

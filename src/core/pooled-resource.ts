@@ -19,6 +19,8 @@ export class PooledResource<T> {
   /** Stack captured at acquire time, only when leak detection is on. */
   acquireStack: string | undefined = undefined;
   leakReported = false;
+  /** Evicted while not idle: destroyed instead of reused when it comes back. */
+  doomed = false;
   readonly createdAt: number;
   /** Monotonic time after which it is retired on return (Infinity: never). */
   readonly expiresAt: number;

@@ -31,6 +31,13 @@ export interface Factory<T> {
   /** Run when a resource comes back, before anyone else can get it. Throw to destroy it. */
   reset?(resource: T): Promise<void> | void;
   /**
+   * Whether a `create` error may go away by retrying (network trouble, a server starting up).
+   * Return false for errors retrying cannot fix (a wrong password, an unknown database): the
+   * callers waiting are then failed at once with `ERR_POOL_CREATE_FAILED` instead of waiting
+   * through the backoff. Without this hook every error counts as retryable.
+   */
+  retryable?(error: unknown): boolean;
+  /**
    * With `allowExitOnIdle`, called when a resource becomes idle (e.g. `socket.unref()`), and
    * `ref` when it is handed out again, so idle resources do not keep the process alive.
    */
