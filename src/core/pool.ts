@@ -226,7 +226,7 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
     else if (record.uses >= this._options.maxUses) this._destroy(record, 'uses');
     else if (t >= record.expiresAt) this._destroy(record, 'lifetime');
     else if (this._factory.reset !== undefined) {
-      this._reset(record);
+      this._reset(record, t);
       return;
     } else {
       this._giveBackRecord(record, t);
@@ -430,27 +430,41 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
     this._destroy(record, 'validation', error);
   }
 
-  private _reset(record: PooledResource<T>): void {
+  private _reset(record: PooledResource<T>, t: number): void {
     record.state = 'returning';
+    let outcome: Promise<void> | void;
+    try {
+      outcome = this._factory.reset!(record.resource);
+    } catch (error) {
+      this._resetFailed(record, error);
+      return;
+    }
+    // A reset that answers synchronously (nothing to undo) hands the resource on at once, with
+    // no promise hops between this release and the next waiter.
+    if (!(outcome instanceof Promise)) {
+      this._giveBackRecord(record, t);
+      return;
+    }
+    const pending = outcome;
     const timeout = this._options.resetTimeoutMillis;
-    const reset = boundedCall(
-      () => this._factory.reset!(record.resource),
-      timeout,
-      () => new HookFailedError('reset', undefined, timeout),
-    );
     this._track(
-      reset.then(
+      boundedCall(
+        () => pending,
+        timeout,
+        () => new HookFailedError('reset', undefined, timeout),
+      ).then(
         () => this._giveBackRecord(record, this._now()),
-        (error: unknown) => {
-          const failure =
-            error instanceof HookFailedError ? error : new HookFailedError('reset', error);
-          this.emit('error', { error: failure, resource: record.resource });
-          this._destroy(record, 'reset', failure);
-          this._afterBusyEnded();
-          this._pump();
-        },
+        (error: unknown) => this._resetFailed(record, error),
       ),
     );
+  }
+
+  private _resetFailed(record: PooledResource<T>, error: unknown): void {
+    const failure = error instanceof HookFailedError ? error : new HookFailedError('reset', error);
+    this.emit('error', { error: failure, resource: record.resource });
+    this._destroy(record, 'reset', failure);
+    this._afterBusyEnded();
+    this._pump();
   }
 
   // --- the pump -------------------------------------------------------------------------------

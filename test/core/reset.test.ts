@@ -114,3 +114,31 @@ describe('reset on return', () => {
     expect(waiter.value).toBe(resource);
   });
 });
+
+describe('a reset that answers synchronously', () => {
+  it('hands the resource to the next waiter inside release(), with no promise hop', async () => {
+    const { pool, fake } = makePool({ max: 1 }, { reset: true });
+    fake.setDefault('reset', okSync());
+    const r = await pool.acquire();
+    const acquired: unknown[] = [];
+    pool.on('acquire', ({ resource }) => acquired.push(resource));
+    const waiter = track(pool.acquire());
+    pool.release(r);
+    expect(acquired).toEqual([r]); // already handed over when release() returns
+    await flush();
+    expect(waiter.value).toBe(r);
+    expect(fake.calls.reset).toBe(1);
+  });
+
+  it('destroys the resource when reset throws synchronously', async () => {
+    const { pool, fake } = makePool({ max: 1 }, { reset: true });
+    fake.setDefault('reset', throwSync(new Error('cannot reset')));
+    const r = await pool.acquire();
+    const reasons: string[] = [];
+    pool.on('destroy', ({ reason }) => reasons.push(reason));
+    pool.release(r);
+    expect(reasons).toEqual(['reset']);
+    await flush();
+    expect(fake.live.has(r)).toBe(false);
+  });
+});
