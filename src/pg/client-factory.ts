@@ -115,6 +115,15 @@ export class PgClientFactory implements Factory<PgConnection> {
     return rollback(connection);
   }
 
+  /**
+   * Lets the core fail waiting callers at once on a connect error that retrying cannot fix
+   * (wrong password, unknown database, bad configuration): pg.Pool reports those immediately,
+   * and so do we, instead of making callers wait through the backoff.
+   */
+  retryable(error: unknown): boolean {
+    return !(error instanceof PgConnectError) || error.retryable;
+  }
+
   unref(connection: PgConnection): void {
     (connection.client as Referable).unref?.();
   }

@@ -129,6 +129,28 @@ describe('connection errors', () => {
     expect(inspect(pool, { depth: 6, showHidden: true })).not.toContain(secret);
   });
 
+  it('a wrong password fails the caller at once, with no retries first', async (ctx) => {
+    const probe = new pg.Client({ connectionString: withPassword(databaseUrl, secret) });
+    const trusted = await probe.connect().then(
+      () => true,
+      () => false,
+    );
+    await probe.end().catch(() => undefined);
+    if (trusted) ctx.skip();
+
+    // Default circuit threshold (5) and a long acquire timeout: without the retryable check the
+    // caller would wait through five backed-off attempts.
+    const pool = createPool({ connectionTimeoutMillis: 60_000 }, withPassword(databaseUrl, secret));
+    const error: unknown = await pool.query('SELECT 1').catch((e: unknown) => e);
+    expect(chain(error).map((e) => (e as { code?: unknown }).code)).toContain(
+      'ERR_POOL_CREATE_FAILED',
+    );
+    expect(chain(error).find((e) => e instanceof PgConnectError)).toMatchObject({
+      sqlState: '28P01',
+    });
+    expect(pool.stats().createFailures).toBe(1);
+  });
+
   it('an unknown host is a non-retryable ENOTFOUND, and the password is masked', async () => {
     const url = new URL(withPassword(databaseUrl, secret));
     url.hostname = 'no-such-host.invalid';
