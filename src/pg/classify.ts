@@ -67,7 +67,16 @@ export function provesNotSent(error: unknown): boolean {
   ) {
     return true;
   }
-  // pg's own refusals (lib/client.js): raised on the next tick, before anything is written.
+  return isPgRefusal(error);
+}
+
+/**
+ * pg's own refusals (lib/client.js): raised on the next tick for a query handed to a client it
+ * already knew was broken or closing, before anything is written. Unlike a failed write, this
+ * proves "never sent" even for one of many queries pipelined on a connection.
+ */
+export function isPgRefusal(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
   const message = (error as Error).message;
   return (
     message === 'Client has encountered a connection error and is not queryable' ||

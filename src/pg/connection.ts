@@ -19,6 +19,10 @@ interface ClientInternals {
   _queryable?: boolean;
   _activeQuery?: unknown;
   _queryQueue?: unknown[];
+  /** pg >= 8.23 in pipeline mode: queries written to the socket, not yet the active one. */
+  _sentQueryQueue?: unknown[];
+  _pulsePipelinedQueryQueue?: unknown;
+  pipeline?: boolean;
   readyForQuery?: boolean;
   connection?: {
     stream?: { destroyed?: boolean; writable?: boolean; destroy(): void };
@@ -32,6 +36,12 @@ export class PgConnection {
   readonly client: pg.Client;
   /** Held by a caller (`connect()`, `query()`, `transaction()`); maintained by `Checkout`. */
   checkedOut = false;
+  /**
+   * Told about the failure that broke the connection, once, while a pipelined dispatcher
+   * holds it as a lane (pipeline.ts): the lane must stop taking queries at once, not when the
+   * first of its queries calls back.
+   */
+  onFailure: ((error: Error) => void) | undefined;
   #failure: Error | undefined;
   #ended = false;
   /** Set once the pool decided to close it; later errors are expected, not news. */
@@ -54,6 +64,7 @@ export class PgConnection {
       if (this.#failure !== undefined) return; // pg reports the FATAL, then the lost socket
       this.#failure = error;
       if (!this.checkedOut && !this.#removed) onIdleFailure(this, error);
+      else this.onFailure?.(error);
     });
     client.on('end', () => {
       this.#ended = true;
@@ -93,8 +104,30 @@ export class PgConnection {
   get running(): boolean {
     const c = this.client as unknown as ClientInternals;
     return (
-      (c._activeQuery !== undefined && c._activeQuery !== null) || (c._queryQueue?.length ?? 0) > 0
+      (c._activeQuery !== undefined && c._activeQuery !== null) ||
+      (c._queryQueue?.length ?? 0) > 0 ||
+      // In pipeline mode pg clears the active query before its callback runs and only then
+      // promotes the next sent one: in between, this queue is the only trace of it.
+      (c._sentQueryQueue?.length ?? 0) > 0
     );
+  }
+
+  /** pg's client has its built-in pipeline mode (pg >= 8.23; not pg-native, not a mock). */
+  get supportsPipeline(): boolean {
+    const c = this.client as unknown as ClientInternals;
+    return (
+      typeof c.pipeline === 'boolean' &&
+      Array.isArray(c._sentQueryQueue) &&
+      typeof c._pulsePipelinedQueryQueue === 'function'
+    );
+  }
+
+  /**
+   * Switches pg's pipeline mode. pg reads the flag each time it sends, so switching is safe
+   * only while nothing is queued, sent or active; callers check `busy` first.
+   */
+  setPipeline(on: boolean): void {
+    (this.client as unknown as ClientInternals).pipeline = on;
   }
 
   /** `I` idle, `T` in a transaction, `E` in a failed transaction, as of the last reply. */

@@ -1,7 +1,9 @@
 /**
- * `pool.query()`: acquire → query → classify → release, in one place. This is the seam a
- * pipelined dispatcher (several queries in flight per connection) will replace, so nothing
- * else in `lifeguard/pg` runs a pool-level query.
+ * `pool.query()`: acquire → query → classify → release, in one place. This is the exclusive
+ * path: one query per connection at a time. It is all of `pool.query()` with
+ * `pipeline: false`, and otherwise the route for what cannot be pipelined (pipelinable.ts);
+ * the pipelined dispatcher (pipeline.ts) wraps it. Nothing else in `lifeguard/pg` runs a
+ * pool-level query.
  *
  * Classification after a failure:
  * - the connection is still alive and the server did not end the session: a SQL error (or a
@@ -26,6 +28,12 @@ export type QueryValues = unknown[] | undefined;
 
 export interface Dispatcher {
   dispatch(query: QueryInput, values: QueryValues): Promise<pg.QueryResult>;
+  /** Queries waiting inside the dispatcher itself, not in the core's queue. */
+  readonly waiting: number;
+  /** Connections the dispatcher is itself waiting for in the core's queue. */
+  readonly acquiring: number;
+  /** The pool is ending: fail what waits here, keep nothing back from the core. */
+  close(): void;
 }
 
 /** Where a wrapped query (per-query timeouts) was when it failed. */
@@ -39,6 +47,17 @@ export class PooledDispatcher implements Dispatcher {
     this.#checkout = checkout;
     this.#redactor = redactor;
   }
+
+  /** Its callers wait in the core's queue, where `waitingCount` already sees them. */
+  get waiting(): number {
+    return 0;
+  }
+
+  get acquiring(): number {
+    return 0;
+  }
+
+  close(): void {}
 
   dispatch(query: QueryInput, values: QueryValues): Promise<pg.QueryResult> {
     if (typeof query === 'object' && query !== null && hasTimeouts(query)) {

@@ -29,6 +29,15 @@ export interface ResolvedOptions {
   readonly pgOptions: pg.PoolOptions;
   /** Strings to mask in errors and logs. */
   readonly secrets: readonly string[];
+  /** How `pool.query()` is pipelined, or undefined with `pipeline: false`. */
+  readonly pipeline: PipelineSettings | undefined;
+}
+
+export interface PipelineSettings {
+  /** The most queries in flight on one lane. */
+  readonly depth: number;
+  /** A lane whose oldest query has run longer than this takes no new ones. */
+  readonly slowQueryMillis: number;
 }
 
 const coreKeys = [
@@ -66,6 +75,10 @@ const poolKeys = new Set<string>([
   'statementTimeout',
   'lockTimeout',
   'idleInTransactionSessionTimeout',
+  // pg's Client has an option `pipeline` too; ours decides per query, so clients never get it.
+  'pipeline',
+  'pipelineDepth',
+  'pipelineSlowQueryMillis',
 ]);
 
 /** Names people reach for that would otherwise pass silently to pg.Client and do nothing. */
@@ -77,6 +90,12 @@ const misnamed: Record<string, string> = {
   connectionTimeout: 'unsupported, use connectionTimeoutMillis',
   idleTimeout: 'unsupported, use idleTimeoutMillis',
 };
+
+/**
+ * Measured with bench/pipeline.ts (`SELECT $1::int`, max 10, 2 cores): see docs/pipelining.md.
+ */
+const kPipelineDepth = 64;
+const kPipelineSlowQueryMillis = 50;
 
 /** pg.Pool's default; the core's own default (30 s) is for generic resources. */
 const kPgIdleTimeoutMillis = 10_000;
@@ -121,7 +140,22 @@ export function resolveOptions(config: PoolConfig | undefined): ResolvedOptions 
     log: config.log,
     pgOptions: publicOptions(config, core),
     secrets: secretsOf(config),
+    pipeline: pipelineSettings(config),
   };
+}
+
+function pipelineSettings(config: PoolConfig): PipelineSettings | undefined {
+  const on = config.pipeline ?? true;
+  if (typeof on !== 'boolean') {
+    throw new InvalidOptionError('pipeline', `expected a boolean, got ${typeof on}`);
+  }
+  const depth = config.pipelineDepth ?? kPipelineDepth;
+  if (typeof depth !== 'number' || !Number.isInteger(depth) || depth < 1) {
+    throw new InvalidOptionError('pipelineDepth', `expected an integer >= 1, got ${String(depth)}`);
+  }
+  const slowQueryMillis = config.pipelineSlowQueryMillis ?? kPipelineSlowQueryMillis;
+  checkNonNegative('pipelineSlowQueryMillis', slowQueryMillis);
+  return on ? { depth, slowQueryMillis } : undefined;
 }
 
 function coreOptions(config: PoolConfig): CorePoolOptions {

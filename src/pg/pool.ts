@@ -13,6 +13,7 @@ import type { PgConnection } from './connection.js';
 import { PooledDispatcher, type Dispatcher, type QueryValues } from './dispatch.js';
 import { PgInvalidArgumentError } from './errors.js';
 import { resolveOptions } from './options.js';
+import { PipelineDispatcher } from './pipeline.js';
 import { lend } from './pooled-client.js';
 import { Redactor } from './redact.js';
 import { isSubmittable, submit } from './submit.js';
@@ -71,7 +72,11 @@ export class Pool extends EventEmitter {
     );
     this.#core = new CorePool(factory, resolved.core);
     this.#checkout = new Checkout(this.#core);
-    this.#dispatcher = new PooledDispatcher(this.#checkout, this.#redactor);
+    const exclusive = new PooledDispatcher(this.#checkout, this.#redactor);
+    this.#dispatcher =
+      resolved.pipeline === undefined
+        ? exclusive
+        : new PipelineDispatcher(this.#checkout, this.#redactor, resolved.pipeline, exclusive);
     this.on('newListener', (event: string | symbol) => this.#bridge(event));
   }
 
@@ -84,8 +89,10 @@ export class Pool extends EventEmitter {
   get idleCount(): number {
     return this.#core.idle;
   }
+  /** Callers waiting for a connection, pipelined queries waiting for a lane included. */
   get waitingCount(): number {
-    return this.#core.waiting;
+    const dispatcher = this.#dispatcher;
+    return Math.max(0, this.#core.waiting - dispatcher.acquiring) + dispatcher.waiting;
   }
   /** Checked-out connections past `maxLifetimeSeconds`, to be closed when released. */
   get expiredCount(): number {
@@ -209,6 +216,7 @@ export class Pool extends EventEmitter {
   end(): Promise<void>;
   end(callback: () => void): void;
   end(callback?: () => void): Promise<void> | void {
+    this.#dispatcher.close();
     this.#ending ??= this.#core.end({ timeoutMillis: this.#endTimeoutMillis }).then(() => {
       this.#ended = true;
     });

@@ -60,6 +60,21 @@ export interface PoolConfig
    * `Infinity` waits forever, as pg.Pool does.
    */
   endTimeoutMillis?: number | undefined;
+  /**
+   * Pipelining of `pool.query()` (default `true`): single statements are written onto a shared
+   * connection without waiting for the previous answer, several in flight per connection.
+   * `false` restores strictly one query per connection at a time, as pg.Pool does.
+   * `connect()` and `transaction()` always get a connection of their own. Unlike pg's Client
+   * option of the same name, it is not passed to the clients. See docs/pipelining.md.
+   */
+  pipeline?: boolean | undefined;
+  /** The most queries in flight on one pipelined connection. Default 64. */
+  pipelineDepth?: number | undefined;
+  /**
+   * A pipelined connection whose oldest query has run longer than this takes no new queries,
+   * so that they do not queue behind it. Default 50 ms; `Infinity` turns the check off.
+   */
+  pipelineSlowQueryMillis?: number | undefined;
 }
 
 /** `pool.query()`'s config object: pg's, plus per-query timeouts (run with `SET LOCAL`). */

@@ -1,0 +1,541 @@
+/**
+ * The pipelined `pool.query()`. pg.Pool spends most of a short query's time on its own round
+ * trip and on the idle gap between one answer and the next query on each connection; here a
+ * single statement is written straight onto a shared connection (a "lane", lane.ts) with
+ * pg's `pipeline: true` mode (pg >= 8.23), several in flight per lane, without waiting.
+ *
+ * The core stays in charge of every connection. A lane is borrowed from it like any checkout
+ * and given back as soon as its last query is answered, so `max`, validation, lifetimes,
+ * `maxUses`, statistics and `end()` govern lanes as they govern `connect()`. `connect()` and
+ * `transaction()` get an exclusive connection that no lane shares, and what cannot be
+ * pipelined safely (pipelinable.ts) takes the exclusive path (dispatch.ts).
+ *
+ * The pump, in order:
+ * 1. A query goes to the least-loaded lane that has fewer than `depth` queries in flight and
+ *    whose oldest query has not run longer than `slowQueryMillis` (head-of-line protection:
+ *    read from that query's send time on dispatch, no timer per query).
+ * 2. If none can take it, it waits in a FIFO here, and lanes are added (one per `depth`
+ *    waiting queries) up to `max`. A lane that finishes a query takes the next waiting one.
+ * 3. A lane with nothing left in flight goes back to the core: at once if it only ever had one
+ *    query at a time (then it behaves exactly like the exclusive path), otherwise at the end
+ *    of the current turn of the event loop (`setImmediate`). The answers to a pipeline arrive
+ *    together and their callers send their next queries a few microtasks later; giving the
+ *    lane back in between would cost a release and an acquire per batch (measured: one per
+ *    12 queries at 10 callers) and leave the server idle in between.
+ *
+ * Failures:
+ * - A SQL error fails that query alone: pg ends each pipelined query with its own Sync, so
+ *   PostgreSQL skips only to that query's end. The lane carries on.
+ * - A lane whose connection breaks is dropped at once. Every query written to it fails with
+ *   `PgConnectionLostError`, `mayHaveRun: true`, since the server may have run it; unless the
+ *   failure proves it never left (pg refused it, or a write failed with it alone in flight),
+ *   in which case it is dispatched once more, as the exclusive path does. Queries still
+ *   waiting here were never written anywhere: they simply go to another lane.
+ * - A waiting query fails with the core's `ERR_POOL_ACQUIRE_TIMEOUT` after
+ *   `acquireTimeoutMillis`, with the core's error when no lane can be opened at all (circuit
+ *   open, database down), and with `ERR_POOL_CLOSED` when the pool ends.
+ */
+import type pg from 'pg';
+
+import {
+  AcquireTimeoutError,
+  PoolClosedError,
+  QueueFullError,
+  type NormalizedOptions,
+} from '../core/index.js';
+import { FifoQueue } from '../core/fifo-queue.js';
+import type { Checkout } from './checkout.js';
+import { isFatalServerError, isPgRefusal, lostFailure, provesNotSent } from './classify.js';
+import type { PgConnection } from './connection.js';
+import type { Dispatcher, QueryInput, QueryValues } from './dispatch.js';
+import { PgConnectionLostError } from './errors.js';
+import { Lane, PipelinedQuery } from './lane.js';
+import type { PipelineSettings } from './options.js';
+import { isPipelinable } from './pipelinable.js';
+import type { Redactor } from './redact.js';
+
+/**
+ * Under endless load a lane never empties, so it would never go back to the core, which
+ * checks lifetimes and reports leaks only on checkouts it sees. A lane older than this takes
+ * no new queries and is given back once it empties (the core then usually hands the same
+ * connection straight back).
+ */
+const kMaxLaneMillis = 30_000;
+const kMinLaneMillis = 100;
+const kMaxTimerMillis = 2_147_483_647;
+
+/** pg's callback form of `query`, which costs no promise per query. */
+type QueryWithCallback = (
+  query: QueryInput,
+  values: QueryValues,
+  callback: (error: unknown, result: pg.QueryResult) => void,
+) => void;
+
+export class PipelineDispatcher implements Dispatcher {
+  readonly #checkout: Checkout;
+  readonly #redactor: Redactor;
+  readonly #exclusive: Dispatcher;
+  readonly #depth: number;
+  readonly #slowQueryMillis: number;
+  readonly #maxLaneMillis: number;
+  readonly #acquireTimeoutMillis: number;
+  readonly #maxWaiting: number;
+  readonly #clock = globalThis.performance;
+  /** Open lanes, in no order; each knows its index, for O(1) removal. */
+  readonly #lanes: Lane[] = [];
+  /** One Lane object per connection, reused each time the connection becomes a lane. */
+  readonly #laneOf = new WeakMap<PgConnection, Lane>();
+  readonly #queue = new FifoQueue<PipelinedQuery>();
+  /** Queries dispatched again after a connection failure: they go before the queue. */
+  readonly #retries = new FifoQueue<PipelinedQuery>();
+  /** Lanes taking no new queries, given back when they empty. */
+  #draining = 0;
+  /** Lane checkouts pending in the core's queue. */
+  #acquiring = 0;
+  #closed = false;
+  /** Inside pg's `client.query()`: see `#send`. */
+  #sending = false;
+  /** The Client class has no pipeline mode (pg-native, a mock): everything goes exclusive. */
+  #unsupported = false;
+  #expiryTimer: NodeJS.Timeout | undefined;
+  #lastAcquireError: unknown;
+  readonly #expire = (): void => this.#expireWaiting();
+
+  constructor(
+    checkout: Checkout,
+    redactor: Redactor,
+    settings: PipelineSettings,
+    exclusive: Dispatcher,
+  ) {
+    this.#checkout = checkout;
+    this.#redactor = redactor;
+    this.#exclusive = exclusive;
+    this.#depth = settings.depth;
+    this.#slowQueryMillis = settings.slowQueryMillis;
+    const options = checkout.options;
+    this.#acquireTimeoutMillis = options.acquireTimeoutMillis;
+    this.#maxWaiting = options.maxWaiting;
+    this.#maxLaneMillis = maxLaneMillis(options);
+    checkout.onPressure = () => this.#yieldToExclusive();
+  }
+
+  get waiting(): number {
+    return this.#queue.length + this.#retries.length;
+  }
+
+  get acquiring(): number {
+    return this.#acquiring;
+  }
+
+  dispatch(query: QueryInput, values: QueryValues): Promise<pg.QueryResult> {
+    // After close() the exclusive path rejects with the core's ERR_POOL_CLOSED.
+    if (this.#closed || this.#unsupported || !isPipelinable(query, values)) {
+      return this.#exclusive.dispatch(query, values);
+    }
+    let entry!: PipelinedQuery;
+    const result = new Promise<pg.QueryResult>((resolve, reject) => {
+      entry = new PipelinedQuery(query, values, resolve, reject);
+    });
+    const now = this.#clock.now();
+    if (this.waiting === 0) {
+      // Nobody ahead: straight onto a lane if one can take it.
+      const lane = this.#pick(now);
+      if (lane !== undefined) {
+        this.#send(lane, entry, now);
+        return result;
+      }
+    }
+    if (this.waiting >= this.#maxWaiting) {
+      entry.reject(new QueueFullError(this.#maxWaiting));
+      return result;
+    }
+    entry.queuedAt = now;
+    this.#queue.push(entry);
+    this.#pump(now);
+    return result;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#checkout.onPressure = undefined;
+    clearTimeout(this.#expiryTimer);
+    this.#expiryTimer = undefined;
+    this.#rejectWaiting(new PoolClosedError('The pool was ended while this query waited'));
+    // In-flight queries finish; each lane goes back (and is closed by the core) as it empties.
+    for (const lane of [...this.#lanes]) {
+      this.#drain(lane);
+      if (lane.inFlight === 0) this.#release(lane);
+    }
+  }
+
+  // --- placing queries ---------------------------------------------------------------------
+
+  /**
+   * The least-loaded lane that may take a query now. A linear scan: lanes number at most
+   * `max`, and the scan stops at the first empty one.
+   */
+  #pick(now: number): Lane | undefined {
+    const lanes = this.#lanes;
+    let best: Lane | undefined;
+    for (let i = 0; i < lanes.length; i++) {
+      const lane = lanes[i]!;
+      const inFlight = lane.inFlight;
+      if (lane.draining || inFlight >= this.#depth) continue;
+      if (best !== undefined && inFlight >= best.inFlight) continue;
+      if (now - lane.since > this.#maxLaneMillis) {
+        this.#drain(lane);
+        continue;
+      }
+      // Head-of-line: its oldest query is slow, so anything written now would wait behind it.
+      if (inFlight > 0 && now - (lane.oldestSentAt() ?? now) > this.#slowQueryMillis) continue;
+      if (!lane.connection.alive) {
+        // Broke, and pg has not told us yet (a socket destroyed this tick). Found here, before
+        // anything more is written to it.
+        this.#laneFailed(lane, lane.connection.failure ?? closedError(), inFlight);
+        return this.#pick(now);
+      }
+      best = lane;
+      if (inFlight === 0) break;
+    }
+    return best;
+  }
+
+  #send(lane: Lane, entry: PipelinedQuery, now: number): void {
+    lane.push(entry, now);
+    const callback = (error: unknown, result: pg.QueryResult): void => {
+      // pg calls back synchronously, from inside `client.query()`, when a parameter fails to
+      // serialize: in the middle of its send loop, before it has queued this query as sent.
+      // Sending the next query from there would queue that one ahead of this one, and pg
+      // would then hand each the other's answer. So such a callback waits for a microtask.
+      if (this.#sending) queueMicrotask(() => this.#answered(entry, lane, error, result));
+      else this.#answered(entry, lane, error, result);
+    };
+    const client = lane.connection.client as unknown as { query: QueryWithCallback };
+    let threw = false;
+    let thrown: unknown;
+    this.#sending = true;
+    try {
+      client.query(entry.query, entry.values, callback);
+    } catch (error) {
+      threw = true;
+      thrown = error;
+    } finally {
+      this.#sending = false;
+    }
+    // pg throws synchronously only on arguments it cannot use; the connection is fine.
+    if (threw) this.#answered(entry, lane, thrown, undefined);
+  }
+
+  /** Places what waits, oldest first, then opens lanes for what still cannot be placed. */
+  #pump(now: number = this.#clock.now()): void {
+    if (this.#closed) return;
+    for (;;) {
+      const source = this.#retries.isEmpty() ? this.#queue : this.#retries;
+      const next = source.peek();
+      if (next === undefined) return;
+      const lane = this.#pick(now);
+      if (lane === undefined) break;
+      source.shift();
+      this.#send(lane, next, now);
+    }
+    this.#grow();
+    this.#armExpiry(now);
+  }
+
+  /**
+   * One more lane for every `depth` waiting queries, up to `max` connections in all. While
+   * exclusive callers wait, at most one lane (so that queries keep moving, in the core's FIFO
+   * order behind them).
+   */
+  #grow(): void {
+    const lanes = this.#lanes.length;
+    let wanted = Math.ceil(this.waiting / this.#depth);
+    if (this.#checkout.exclusiveWaiting > 0) wanted = lanes + this.#acquiring === 0 ? 1 : 0;
+    const max = this.#checkout.options.max;
+    while (this.#acquiring < wanted && lanes + this.#acquiring < max) this.#openLane();
+  }
+
+  #openLane(): void {
+    this.#acquiring++;
+    const startedAt = this.#clock.now();
+    this.#checkout.acquireLane().then(
+      (connection) => this.#laneOpened(connection),
+      (error: unknown) => this.#laneNotOpened(error, startedAt),
+    );
+  }
+
+  #laneOpened(connection: PgConnection): void {
+    this.#acquiring--;
+    this.#lastAcquireError = undefined;
+    if (
+      this.#closed ||
+      this.waiting === 0 ||
+      (this.#checkout.exclusiveWaiting > 0 && this.#lanes.length > 0)
+    ) {
+      // Not needed after all, or an exclusive caller is owed it: the core hands it on.
+      this.#checkout.release(connection);
+      return;
+    }
+    if (!connection.supportsPipeline) {
+      this.#checkout.release(connection);
+      this.#fallBack();
+      return;
+    }
+    let lane = this.#laneOf.get(connection);
+    if (lane === undefined) {
+      const created = new Lane(connection);
+      created.onFailure = (error) => this.#laneFailed(created, error, created.inFlight);
+      this.#laneOf.set(connection, created);
+      lane = created;
+    }
+    const now = this.#clock.now();
+    lane.open(now);
+    connection.onFailure = lane.onFailure;
+    lane.index = this.#lanes.length;
+    this.#lanes.push(lane);
+    this.#pump(now);
+  }
+
+  #laneNotOpened(error: unknown, startedAt: number): void {
+    this.#acquiring--;
+    if (this.#closed) return;
+    this.#lastAcquireError = error;
+    if (error instanceof AcquireTimeoutError) {
+      // Queries that have waited as long as this checkout did have had their timeout.
+      this.#rejectWaiting(error, startedAt);
+    } else if (this.#lanes.length === 0 && this.#acquiring === 0) {
+      // No connection to be had (circuit open, database down, pool closing): fail fast, as
+      // the core does with its own waiters, rather than let each query wait out its timeout.
+      this.#rejectWaiting(error);
+    }
+    this.#pump();
+  }
+
+  // --- answers -----------------------------------------------------------------------------
+
+  #answered(
+    entry: PipelinedQuery,
+    lane: Lane,
+    error: unknown,
+    result: pg.QueryResult | undefined,
+  ): void {
+    // pg calls back twice for a query whose parameters failed to serialize: once at once,
+    // once at its ReadyForQuery. Only the first counts.
+    if (entry.lane !== lane) return;
+    lane.finished(entry);
+    const ok = error === null || error === undefined;
+    // A SQL error (or a parameter pg could not send) fails this query alone, with pg's error.
+    const sqlError =
+      !ok && lane.failure === undefined && lane.connection.alive && !isFatalServerError(error);
+    let lost: PgConnectionLostError | undefined;
+    if (!ok && !sqlError) {
+      this.#laneFailed(lane, error, lane.inFlight + 1);
+      lost = this.#lostOn(lane, entry, error); // undefined: waiting to be sent again
+    }
+    if (this.waiting > 0) this.#pump();
+    if (lane.index !== -1 && lane.inFlight === 0) {
+      if (lane.shared && !lane.draining) this.#releaseSoon(lane);
+      else this.#releaseNow(lane);
+    }
+    // Settled last, so that a caller who looks at the pool's counts as soon as its query
+    // resolves finds the connection already on its way back (as on the exclusive path).
+    if (ok) entry.resolve(result!);
+    else if (sqlError) entry.reject(error);
+    else if (lost !== undefined) entry.reject(lost);
+  }
+
+  /** The lost-connection error for `entry`, or undefined when it was queued to be sent again. */
+  #lostOn(lane: Lane, entry: PipelinedQuery, error: unknown): PgConnectionLostError | undefined {
+    const failure = lane.failure ?? toError(error);
+    const notSent = provesNotSent(error) && (isPgRefusal(error) || lane.inFlightAtFailure <= 1);
+    if (notSent && !entry.retried && !this.#closed) {
+      entry.retried = true;
+      entry.queuedAt = this.#clock.now();
+      this.#retries.push(entry);
+      return undefined;
+    }
+    return this.#lost(failure, !notSent, lane.inFlightAtFailure);
+  }
+
+  // --- lanes coming and going ----------------------------------------------------------------
+
+  /** Idempotent: the first failure is the one reported for every query on the lane. */
+  #laneFailed(lane: Lane, error: unknown, inFlight: number): void {
+    if (lane.failure !== undefined) return;
+    const connectionFailure = lane.connection.failure;
+    lane.failure =
+      isFatalServerError(error) || connectionFailure === undefined
+        ? toError(error)
+        : connectionFailure;
+    lane.inFlightAtFailure = inFlight;
+    if (lane.index === -1) return; // being given back: whenDrained() reports the failure
+    this.#remove(lane);
+    lane.clear();
+    // pg fails every query still on it (next tick); their callbacks find the lane gone.
+    this.#checkout.release(lane.connection, lane.failure);
+  }
+
+  #releaseNow(lane: Lane): void {
+    this.#release(lane);
+    // The lane it gave back may have been what blocked opening another.
+    if (this.waiting > 0) this.#pump();
+  }
+
+  /** Gives `lane` back after this turn of the event loop, unless it has queries again by then. */
+  #releaseSoon(lane: Lane): void {
+    if (lane.releaseScheduled) return;
+    lane.releaseScheduled = true;
+    setImmediate(() => {
+      lane.releaseScheduled = false;
+      if (lane.index !== -1 && lane.inFlight === 0) this.#releaseNow(lane);
+    });
+  }
+
+  /** Gives an empty lane back. pg's pipeline flag goes off first: no exclusive user sees it. */
+  #release(lane: Lane): void {
+    this.#remove(lane);
+    lane.clear();
+    const connection = lane.connection;
+    if (!connection.busy) {
+      connection.setPipeline(false);
+      this.#checkout.release(connection);
+      return;
+    }
+    // pg still runs a query it already called back for (parameters that failed to serialize,
+    // a client-side query_timeout): switching modes now would confuse its queues.
+    connection.whenDrained().then(
+      () => {
+        connection.setPipeline(false);
+        this.#checkout.release(connection);
+      },
+      (error: unknown) => this.#checkout.release(connection, error ?? closedError()),
+    );
+  }
+
+  #remove(lane: Lane): void {
+    const lanes = this.#lanes;
+    const last = lanes.pop()!;
+    if (last !== lane) {
+      lanes[lane.index] = last;
+      last.index = lane.index;
+    }
+    lane.index = -1;
+    if (lane.draining) this.#draining--;
+    lane.draining = false;
+    lane.connection.onFailure = undefined;
+  }
+
+  #drain(lane: Lane): void {
+    if (lane.draining) return;
+    lane.draining = true;
+    this.#draining++;
+  }
+
+  /**
+   * An exclusive caller must wait: every connection is checked out. Lanes would otherwise
+   * keep theirs for as long as the load lasts, so one lane per waiting caller stops taking
+   * queries (the least loaded, which empties soonest) and goes back when it empties.
+   */
+  #yieldToExclusive(): void {
+    let shortfall = this.#checkout.exclusiveWaiting - this.#draining;
+    for (; shortfall > 0; shortfall--) {
+      let lightest: Lane | undefined;
+      for (const lane of this.#lanes) {
+        if (!lane.draining && (lightest === undefined || lane.inFlight < lightest.inFlight)) {
+          lightest = lane;
+        }
+      }
+      if (lightest === undefined) return;
+      this.#drain(lightest);
+      if (lightest.inFlight === 0) this.#release(lightest);
+    }
+  }
+
+  /** The Client class cannot pipeline: hand everything to the exclusive path, for good. */
+  #fallBack(): void {
+    this.#unsupported = true;
+    for (const source of [this.#retries, this.#queue]) {
+      for (const entry of source.drain()) {
+        this.#exclusive.dispatch(entry.query, entry.values).then(entry.resolve, entry.reject);
+      }
+    }
+  }
+
+  // --- waiting -----------------------------------------------------------------------------
+
+  /** Rejects waiting queries that started waiting at or before `queuedBy` (all by default). */
+  #rejectWaiting(error: unknown, queuedBy = Infinity): void {
+    for (const source of [this.#retries, this.#queue]) {
+      for (let head = source.peek(); head !== undefined && head.queuedAt <= queuedBy;) {
+        source.shift();
+        head.reject(error);
+        head = source.peek();
+      }
+    }
+  }
+
+  /** One timer for all waiting queries, set for the oldest one's deadline. */
+  #armExpiry(now: number): void {
+    if (this.#expiryTimer !== undefined || this.#acquireTimeoutMillis === Infinity) return;
+    const oldest = Math.min(
+      this.#retries.peek()?.queuedAt ?? Infinity,
+      this.#queue.peek()?.queuedAt ?? Infinity,
+    );
+    if (oldest === Infinity) return;
+    const delay = Math.ceil(oldest + this.#acquireTimeoutMillis - now);
+    this.#expiryTimer = setTimeout(this.#expire, Math.min(kMaxTimerMillis, Math.max(1, delay)));
+    this.#expiryTimer.unref();
+  }
+
+  #expireWaiting(): void {
+    this.#expiryTimer = undefined;
+    const now = this.#clock.now();
+    const timeout = this.#acquireTimeoutMillis;
+    for (const source of [this.#retries, this.#queue]) {
+      for (let head = source.peek(); head !== undefined && head.queuedAt + timeout <= now;) {
+        source.shift();
+        head.reject(
+          new AcquireTimeoutError(now - head.queuedAt, this.#counts(), this.#lastAcquireError),
+        );
+        head = source.peek();
+      }
+    }
+    this.#armExpiry(now);
+  }
+
+  /** The core's counts, with queries waiting here counted as the waiters they stand for. */
+  #counts(): ReturnType<Checkout['counts']> {
+    const counts = this.#checkout.counts();
+    return {
+      ...counts,
+      waiting: Math.max(0, counts.waiting - this.#acquiring) + this.waiting,
+    };
+  }
+
+  #lost(failure: Error, mayHaveRun: boolean, inFlight: number): PgConnectionLostError {
+    this.#redactor.error(failure);
+    const reason = failure.message;
+    const message = !mayHaveRun
+      ? `The connection was lost before the query was sent, and again on retry: ${reason}`
+      : `The connection was lost with ${inFlight} pipelined ${inFlight === 1 ? 'query' : 'queries'} in flight; this one may have taken effect: ${reason}`;
+    return new PgConnectionLostError(message, mayHaveRun, lostFailure(failure), failure);
+  }
+}
+
+function maxLaneMillis(options: NormalizedOptions): number {
+  let millis = kMaxLaneMillis;
+  // Given back well within the leak threshold, so a busy lane is never reported as a leak ...
+  if (options.leakDetectionMillis > 0) millis = Math.min(millis, options.leakDetectionMillis / 2);
+  // ... and often enough that no connection outlives maxLifetimeSeconds by much.
+  if (options.maxLifetimeMillis > 0) millis = Math.min(millis, options.maxLifetimeMillis / 10);
+  return Math.max(kMinLaneMillis, millis);
+}
+
+function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+function closedError(): Error {
+  return new Error('The connection was closed');
+}
