@@ -1,4 +1,5 @@
 import { boundedCall } from './bounded-call.js';
+import { captureStack, withCallerStack } from './caller-stack.js';
 import { monotonicClock } from './clock.js';
 import { CreateBackoff } from './create-backoff.js';
 import { TypedEmitter } from './emitter.js';
@@ -761,28 +762,4 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
       waiting: this._waiters.size,
     };
   }
-}
-
-/**
- * Waiters are rejected from timers and I/O callbacks, whose stacks say nothing about who
- * called `acquire`. Awaiting inside an async function makes V8 record the awaiting callers
- * ("at async handler"), so on failure the error's stack is extended with them, as Kysely
- * does. Only the waiting path pays for this (option `asyncStackTraces`); an idle resource is
- * returned directly.
- */
-async function withCallerStack<T>(promise: Promise<T>): Promise<T> {
-  try {
-    return await promise;
-  } catch (error) {
-    if (error instanceof Error) {
-      const callers = new Error().stack?.split('\n').slice(1).join('\n');
-      if (callers)
-        error.stack = `${error.stack ?? String(error)}\n    --- acquire() called from ---\n${callers}`;
-    }
-    throw error;
-  }
-}
-
-function captureStack(): string {
-  return new Error('Resource acquired here').stack ?? '';
 }
