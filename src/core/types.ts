@@ -83,9 +83,9 @@ export interface PoolOptions {
   reapIntervalMillis?: number;
   /**
    * Append the caller's async stack ("at async handler ...") to errors of acquires that fail
-   * after waiting (timeouts, open circuit, end). Default true. It costs one extra promise hop
-   * per acquire that has to wait: about 40% of raw acquire/release throughput with 100 callers
-   * on 10 trivial resources, nothing measurable next to a database round trip.
+   * after waiting (timeouts, open circuit, end). Default true. It costs one derived promise
+   * per acquire that has to wait: about 15% of raw acquire/release throughput with 100 callers
+   * on 10 trivial resources (BENCHMARKS.md), nothing measurable next to a database round trip.
    */
   asyncStackTraces?: boolean;
   /** Let the process exit while the pool only holds idle resources (calls factory.unref/ref). */
