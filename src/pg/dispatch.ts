@@ -32,6 +32,12 @@ export interface Dispatcher {
   readonly waiting: number;
   /** Connections the dispatcher is itself waiting for in the core's queue. */
   readonly acquiring: number;
+  /**
+   * Connections the dispatcher holds with nothing to do: checked out as far as the core knows,
+   * idle as far as `idleCount` is concerned (pipeline.ts keeps an emptied lane until the end of
+   * the current turn of the event loop).
+   */
+  readonly idle: number;
   /** The pool is ending: fail what waits here, keep nothing back from the core. */
   close(): void;
 }
@@ -50,6 +56,10 @@ export class PooledDispatcher implements Dispatcher {
 
   /** Its callers wait in the core's queue, where `waitingCount` already sees them. */
   get waiting(): number {
+    return 0;
+  }
+
+  get idle(): number {
     return 0;
   }
 

@@ -16,12 +16,14 @@
  *    read from that query's send time on dispatch, no timer per query).
  * 2. If none can take it, it waits in a FIFO here, and lanes are added (one per `depth`
  *    waiting queries) up to `max`. A lane that finishes a query takes the next waiting one.
- * 3. A lane with nothing left in flight goes back to the core: at once if it only ever had one
- *    query at a time (then it behaves exactly like the exclusive path), otherwise at the end
- *    of the current turn of the event loop (`setImmediate`). The answers to a pipeline arrive
- *    together and their callers send their next queries a few microtasks later; giving the
- *    lane back in between would cost a release and an acquire per batch (measured: one per
- *    12 queries at 10 callers) and leave the server idle in between.
+ * 3. A lane with nothing left in flight goes back to the core at the end of the current turn
+ *    of the event loop (`setImmediate`), unless it has queries again by then. Callers send
+ *    their next queries a few microtasks after their answers; giving the lane back in between
+ *    would cost a release, a reset and an acquire per query at one caller (measured: 0.8x
+ *    pg.Pool's throughput) and per batch at several (one per 12 queries at 10 callers), and
+ *    leave the server idle in between. It goes back at once when it is draining, or when it
+ *    only ever had one query at a time and someone waits in the core for a connection. Until
+ *    then `idleCount` counts it as idle; the core sees it checked out ('release' comes then).
  *
  * Failures:
  * - A SQL error fails that query alone: pg ends each pipelined query with its own Sync, so
@@ -127,6 +129,13 @@ export class PipelineDispatcher implements Dispatcher {
     return this.#acquiring;
   }
 
+  /** Emptied lanes kept until the end of this turn (`#releaseSoon`): idle, to `idleCount`. */
+  get idle(): number {
+    let idle = 0;
+    for (const lane of this.#lanes) if (lane.inFlight === 0 && !lane.draining) idle++;
+    return idle;
+  }
+
   dispatch(query: QueryInput, values: QueryValues): Promise<pg.QueryResult> {
     // After close() the exclusive path rejects with the core's ERR_POOL_CLOSED.
     if (this.#closed || this.#unsupported || !isPipelinable(query, values)) {
@@ -203,20 +212,20 @@ export class PipelineDispatcher implements Dispatcher {
 
   #send(lane: Lane, entry: PipelinedQuery, now: number): void {
     lane.push(entry, now);
-    const callback = (error: unknown, result: pg.QueryResult): void => {
-      // pg calls back synchronously, from inside `client.query()`, when a parameter fails to
-      // serialize: in the middle of its send loop, before it has queued this query as sent.
-      // Sending the next query from there would queue that one ahead of this one, and pg
-      // would then hand each the other's answer. So such a callback waits for a microtask.
-      if (this.#sending) queueMicrotask(() => this.#answered(entry, lane, error, result));
-      else this.#answered(entry, lane, error, result);
-    };
     const client = lane.connection.client as unknown as { query: QueryWithCallback };
     let threw = false;
     let thrown: unknown;
     this.#sending = true;
     try {
-      client.query(entry.query, entry.values, callback);
+      // pg calls back synchronously, from inside `client.query()`, when a parameter fails to
+      // serialize: in the middle of its send loop, before it has queued this query as sent.
+      // Sending the next query from there would queue that one ahead of this one, and pg
+      // would then hand each the other's answer. So such a callback waits for a microtask.
+      // (An inline function: the one closure a query costs.)
+      client.query(entry.query, entry.values, (error: unknown, result: pg.QueryResult) => {
+        if (this.#sending) queueMicrotask(() => this.#answered(entry, lane, error, result));
+        else this.#answered(entry, lane, error, result);
+      });
     } catch (error) {
       threw = true;
       thrown = error;
@@ -335,11 +344,11 @@ export class PipelineDispatcher implements Dispatcher {
     }
     if (this.waiting > 0) this.#pump();
     if (lane.index !== -1 && lane.inFlight === 0) {
-      if (lane.shared && !lane.draining) this.#releaseSoon(lane);
+      if (this.#mayKeep(lane)) this.#releaseSoon(lane);
       else this.#releaseNow(lane);
     }
     // Settled last, so that a caller who looks at the pool's counts as soon as its query
-    // resolves finds the connection already on its way back (as on the exclusive path).
+    // resolves finds the connection idle, or already on its way back (as on the exclusive path).
     if (ok) entry.resolve(result!);
     else if (sqlError) entry.reject(error);
     else if (lost !== undefined) entry.reject(lost);
@@ -380,6 +389,21 @@ export class PipelineDispatcher implements Dispatcher {
     this.#release(lane);
     // The lane it gave back may have been what blocked opening another.
     if (this.waiting > 0) this.#pump();
+  }
+
+  /**
+   * An emptied lane may be kept until the end of this turn of the event loop (`#releaseSoon`):
+   * its callers' next queries arrive a few microtasks after their answers, and a lane given
+   * back in between would cost a release, an acquire and a reset per query (one caller) or per
+   * batch (several). Not while someone else waits for a connection: a draining lane goes back
+   * at once, and so does an unshared one (one query at a time, the exclusive path's pattern)
+   * when an exclusive caller or another lane is waiting in the core.
+   */
+  #mayKeep(lane: Lane): boolean {
+    if (lane.draining) return false;
+    if (lane.shared) return true;
+    const checkout = this.#checkout;
+    return checkout.exclusiveWaiting === 0 && checkout.coreWaiting <= this.#acquiring;
   }
 
   /** Gives `lane` back after this turn of the event loop, unless it has queries again by then. */

@@ -86,8 +86,9 @@ export class Pool extends EventEmitter {
   get totalCount(): number {
     return this.#core.total + this.#core.pendingCreates;
   }
+  /** Idle connections, emptied pipeline lanes not yet given back to the core included. */
   get idleCount(): number {
-    return this.#core.idle;
+    return this.#core.idle + this.#dispatcher.idle;
   }
   /** Callers waiting for a connection, pipelined queries waiting for a lane included. */
   get waitingCount(): number {
@@ -228,11 +229,14 @@ export class Pool extends EventEmitter {
 
   /**
    * An idle connection broke (server restart, `pg_terminate_backend`, network loss). It is
-   * never handed out again. With no 'error' listener nothing is thrown: unlike pg.Pool, an
-   * idle error does not crash the process.
+   * removed at once ('remove', from the core's 'destroy') and replaced if callers wait or
+   * `min` requires; one being validated or reset is removed when that ends. Then 'error', as
+   * pg.Pool does (removed first, so listeners see the counts without it). With no 'error'
+   * listener nothing is thrown: unlike pg.Pool, an idle error does not crash the process.
    */
   #onIdleFailure(connection: PgConnection, error: Error): void {
     this.#log?.('idle client error', error.message);
+    this.#core.evict(connection, error);
     if (this.listenerCount('error') > 0) this.emit('error', error, connection.client);
   }
 

@@ -154,8 +154,10 @@ describe('events and counters', () => {
     });
     pool.on('remove', (client) => seen.push(`remove:${client instanceof pg.Client}`));
     await pool.query('SELECT 1');
-    expect(releasedWith).toBeUndefined();
+    // A pipelined query's connection goes back at the end of the current turn of the event
+    // loop, not before the query resolves: 'release' is checked once the pool has ended.
     await pool.end();
+    expect(releasedWith).toBeUndefined();
     expect(seen).toEqual(['connect:true', 'acquire:true', 'release:true', 'remove:true']);
   });
 

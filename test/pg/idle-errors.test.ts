@@ -16,6 +16,19 @@ async function idleClient(pool: ReturnType<typeof createPool>) {
   return { client, pid };
 }
 
+/**
+ * The next `event` from the pool. Unlike events.once (nextEvent), it adds no 'error' listener:
+ * these tests need the pool's 'error' to go unheard, or to be heard only by their own listener.
+ */
+function next(pool: ReturnType<typeof createPool>, event: 'connect' | 'remove') {
+  return new Promise<pg.PoolClient>((resolve) => pool.once(event, resolve));
+}
+
+/** The backend pid pg learnt at connect time (BackendKeyData): no query needed. */
+function processId(client: pg.PoolClient): number {
+  return (client as unknown as { processID: number }).processID;
+}
+
 /** Makes the socket under `client` fail its next write as a reset connection does. */
 function failNextWrite(client: pg.PoolClient): void {
   const stream = (
@@ -60,6 +73,75 @@ describe('idle errors', () => {
     expect(first.code).toBe('57P01');
     expect((await pool.query('SELECT 1 AS n')).rows).toEqual([{ n: 1 }]);
   });
+
+  it('removes a terminated idle connection at once and refills min with a new backend, without a query', async () => {
+    // The reaper (which also tops up `min`) is pushed out of the picture: only the eviction
+    // can bring the count back.
+    const pool = createPool({ min: 2, max: 4, reapIntervalMillis: 60_000 });
+    const created: pg.PoolClient[] = [];
+    pool.on('connect', (client: pg.PoolClient) => created.push(client));
+    let acquires = 0;
+    pool.on('acquire', () => acquires++);
+    while (created.length < 2) await next(pool, 'connect');
+    expect(pool.totalCount).toBe(2);
+    expect(pool.idleCount).toBe(2);
+    const pids = created.map(processId);
+    const victim = created[0]!;
+
+    const removed = new Promise<number>((resolve) => {
+      pool.once('remove', (client: pg.PoolClient) => {
+        expect(client).toBe(victim);
+        resolve(pool.totalCount); // read synchronously, before the replacement starts
+      });
+    });
+    const replaced = next(pool, 'connect');
+    await terminate(pids[0]!);
+
+    expect(await removed).toBe(1);
+    const fresh = await replaced;
+    expect(pids).not.toContain(processId(fresh));
+    expect(pool.totalCount).toBe(2);
+    expect(pool.idleCount).toBe(2);
+    expect(pool.stats().destroys.error).toBe(1);
+    expect(acquires).toBe(0); // nothing was checked out, no query ran
+  }, 10_000);
+
+  it("emits 'remove' once, then 'error', with the client already out of the counts", async () => {
+    const pool = createPool({ max: 2 });
+    const { client, pid } = await idleClient(pool);
+    const order: string[] = [];
+    pool.on('remove', (removed: pg.PoolClient) => {
+      expect(removed).toBe(client);
+      order.push('remove');
+    });
+    const errored = new Promise<number>((resolve) => {
+      pool.on('error', () => {
+        order.push('error');
+        resolve(pool.totalCount);
+      });
+    });
+    await terminate(pid);
+    expect(await errored).toBe(0);
+    // A checkout afterwards must not find (and remove) it a second time.
+    const { rows } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    expect(rows[0]?.pid).not.toBe(pid);
+    expect(order).toEqual(['remove', 'error']);
+    expect(pool.totalCount).toBe(1);
+  }, 10_000);
+
+  it("replaces a terminated idle connection when nobody listens for 'error'", async () => {
+    const pool = createPool({ min: 1, max: 2, reapIntervalMillis: 60_000 });
+    const first = await next(pool, 'connect');
+    const removed = next(pool, 'remove');
+    const replaced = next(pool, 'connect');
+    expect(pool.listenerCount('error')).toBe(0);
+    await terminate(processId(first));
+    expect(await removed).toBe(first);
+    const fresh = await replaced;
+    expect(processId(fresh)).not.toBe(processId(first));
+    expect(pool.totalCount).toBe(1);
+    expect((await pool.query('SELECT 1 AS n')).rows).toEqual([{ n: 1 }]);
+  }, 10_000);
 
   it('never hands out a connection whose socket died before any event was processed', async () => {
     const pool = createPool({ max: 1 });
