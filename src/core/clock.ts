@@ -33,3 +33,11 @@ export function monotonicClock(): Clock {
     return (reading = source.now());
   };
 }
+
+/** Node's timers take at most 2^31 - 1 ms; a longer delay silently becomes 1 ms. */
+export const kMaxTimerMillis = 2_147_483_647;
+
+/** A timer delay for a deadline `remaining` ms away: at least 1 ms, at most what Node accepts. */
+export function timerDelay(remaining: number): number {
+  return Math.min(kMaxTimerMillis, Math.max(1, Math.ceil(remaining)));
+}

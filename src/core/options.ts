@@ -1,3 +1,4 @@
+import { kMaxTimerMillis } from './clock.js';
 import { InvalidOptionError } from './errors.js';
 import type { PoolOptions } from './types.js';
 
@@ -52,9 +53,6 @@ const numericRules: Record<NumericKey, { min: number; integer: boolean; finite?:
   leakDetectionMillis: { min: 0, integer: false },
   reapIntervalMillis: { min: 1, integer: false },
 };
-
-/** Largest delay Node's timers accept; anything above is treated as 1 ms by Node. */
-const kMaxTimerMillis = 2_147_483_647;
 
 /** Options that become a `setTimeout` delay, so must fit in one. */
 const kTimerOptions = [

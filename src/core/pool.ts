@@ -1,6 +1,6 @@
 import { boundedCall } from './bounded-call.js';
 import { captureStack, withCallerStack } from './caller-stack.js';
-import { monotonicClock } from './clock.js';
+import { kMaxTimerMillis, monotonicClock, timerDelay } from './clock.js';
 import { CreateBackoff } from './create-backoff.js';
 import { TypedEmitter } from './emitter.js';
 import {
@@ -510,7 +510,7 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
 
   private _armRetryTimer(t: number): void {
     if (this._retryTimer !== undefined) return;
-    const delay = Math.min(2_147_483_647, Math.max(1, Math.ceil(this._backoff.retryAt - t)));
+    const delay = timerDelay(this._backoff.retryAt - t);
     this._retryTimer = setTimeout(() => {
       this._retryTimer = undefined;
       this._pump();
@@ -712,7 +712,7 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
     return count;
   }
 
-  async _shutdown(timeoutMillis: number): Promise<void> {
+  private async _shutdown(timeoutMillis: number): Promise<void> {
     this._waiters.close();
     clearTimeout(this._retryTimer);
     clearInterval(this._reaper);
@@ -745,7 +745,7 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
         this._onIdleDrained = undefined;
         resolve();
       };
-      if (timeoutMillis <= 2_147_483_647) {
+      if (timeoutMillis <= kMaxTimerMillis) {
         timer = setTimeout(done, timeoutMillis);
         timer.unref();
       }

@@ -1,4 +1,4 @@
-import type { Clock } from './clock.js';
+import { timerDelay, type Clock } from './clock.js';
 import { FifoQueue } from './fifo-queue.js';
 import { PendingAcquire } from './pending-acquire.js';
 
@@ -71,7 +71,7 @@ export class WaiterQueue<T> {
     if (this._timeoutMillis === Infinity) return;
     const head = this._peekLive();
     if (head === undefined) return;
-    const delay = Math.min(2_147_483_647, Math.max(1, Math.ceil(head.deadline - this._now())));
+    const delay = timerDelay(head.deadline - this._now());
     this._timer = setTimeout(() => this._expire(), delay);
     this._timer.unref();
   }
