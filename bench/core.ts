@@ -12,7 +12,7 @@
  * median over rounds. Results also go to bench/results/core-<timestamp>.json.
  */
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { arch, cpus, platform, release as osRelease, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -21,6 +21,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import genericPool from 'generic-pool';
 import { Pool as TarnPool } from 'tarn';
+
+import { Pool, type PoolOptions } from '../src/index.js';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -128,48 +130,17 @@ function expectSize(pool: string, size: number): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// lifeguard (loaded dynamically, so the benchmark still runs against the peers while
-// src/index.ts does not exist yet)
-
-interface LifeguardFactory<T> {
-  create(signal: AbortSignal): Promise<T>;
-  destroy(resource: T): Promise<void> | void;
-}
-interface LifeguardOptions {
-  max: number;
-  min: number;
-  acquireTimeoutMillis: number;
-  idleTimeoutMillis: number;
-  asyncStackTraces?: boolean;
-}
-interface LifeguardPool<T> {
-  acquire(): Promise<T>;
-  release(resource: T): void;
-  end(): Promise<void>;
-}
-interface LifeguardModule {
-  Pool: new <T>(factory: LifeguardFactory<T>, options: LifeguardOptions) => LifeguardPool<T>;
-}
-
-const LIFEGUARD_ENTRY = new URL('../src/index.ts', import.meta.url);
-const LIFEGUARD_SPECIFIER: string = '../src/index.js';
-
-async function loadLifeguard(): Promise<LifeguardModule | undefined> {
-  if (!existsSync(LIFEGUARD_ENTRY)) return undefined;
-  const mod = (await import(LIFEGUARD_SPECIFIER)) as Partial<LifeguardModule>;
-  if (typeof mod.Pool !== 'function') throw new Error('src/index.ts does not export Pool');
-  return mod as LifeguardModule;
-}
+// lifeguard
 
 /**
  * `lifeguard` runs with default options (plus the timeouts). `lifeguard-nostack` turns off
  * `asyncStackTraces`, the one default that adds a promise hop to every acquire that waits.
  */
-function lifeguardSubject(lg: LifeguardModule, extra: Partial<LifeguardOptions> = {}): Subject {
-  let pool: LifeguardPool<Res> | undefined;
+function lifeguardSubject(extra: Partial<PoolOptions> = {}): Subject {
+  let pool: Pool<Res> | undefined;
   return {
     async setup() {
-      const p = new lg.Pool<Res>(
+      const p = new Pool<Res>(
         { create: async (_signal) => ({ id: nextId++ }), destroy: () => {} },
         { max: MAX, min: 0, acquireTimeoutMillis: TIMEOUT, idleTimeoutMillis: IDLE, ...extra },
       );
@@ -529,14 +500,9 @@ interface Ratios {
 }
 
 async function main(): Promise<void> {
-  const lg = requested.some((p) => p.startsWith('lifeguard')) ? await loadLifeguard() : undefined;
-  if (requested.some((p) => p.startsWith('lifeguard')) && lg === undefined) {
-    console.warn('! src/index.ts not found: running the peers only.\n');
-  }
-
   const factories: Record<PoolName, (() => Subject) | undefined> = {
-    lifeguard: lg ? () => lifeguardSubject(lg) : undefined,
-    'lifeguard-nostack': lg ? () => lifeguardSubject(lg, { asyncStackTraces: false }) : undefined,
+    lifeguard: () => lifeguardSubject(),
+    'lifeguard-nostack': () => lifeguardSubject({ asyncStackTraces: false }),
     bare: bareSubject,
     'generic-pool': genericSubject,
     tarn: tarnSubject,
@@ -636,7 +602,7 @@ async function main(): Promise<void> {
     ),
   );
 
-  if (lg && pools.some((p) => p !== 'lifeguard')) {
+  if (pools.some((p) => !p.startsWith('lifeguard'))) {
     console.log('\nlifeguard ratios (median / median)\n');
     console.log(
       table(
@@ -692,7 +658,6 @@ async function main(): Promise<void> {
       idleTimeoutMillis: IDLE,
       gc: gc !== undefined,
       pools,
-      lifeguardAvailable: lg !== undefined,
     },
     results,
     ratios,
