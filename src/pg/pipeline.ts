@@ -413,7 +413,7 @@ export class PipelineDispatcher implements Dispatcher {
     setImmediate(() => {
       lane.releaseScheduled = false;
       if (lane.index !== -1 && lane.inFlight === 0) this.#releaseNow(lane);
-    });
+    }).unref(); // like every pool timer: bookkeeping never keeps the process alive
   }
 
   /** Gives an empty lane back. pg's pipeline flag goes off first: no exclusive user sees it. */

@@ -75,6 +75,9 @@ export async function runTransaction<R>(
         if (plan.retries === 0) throw error;
         throw new PgTransactionRetriesExhaustedError(attempt, sqlState, error);
       }
+      // Full-jitter backoff before the next attempt. Unlike the pool's own timers this one
+      // stays ref'd: a caller is awaiting the transaction, and with allowExitOnIdle no socket
+      // may be left to keep the process alive until the retry runs.
       await sleep(Math.random() * Math.min(kRetryMaxMillis, kRetryBaseMillis * 2 ** attempt));
     }
   }
