@@ -16,8 +16,9 @@ export interface CreateOutcome<T> {
  * a slow connect can never leak a connection (puddle's rule: giving up on an attempt does not
  * cancel what it made, it disposes of it).
  *
- * Returns the controller (abort it to give up early) and a promise that settles once the
- * factory's own promise has settled, for `end()` to wait on.
+ * Returns the controller (abort it to give up early) and a promise for `end()` to wait on: it
+ * settles once the factory's own promise has, or `timeoutMillis` after an abort, since a
+ * factory that ignores its signal might never settle.
  */
 export function attemptCreate<T>(
   factory: Factory<T>,
@@ -50,7 +51,7 @@ export function attemptCreate<T>(
   } catch (error) {
     attempt = Promise.reject(error);
   }
-  const settled = attempt.then(
+  const factorySettled = attempt.then(
     (resource) => {
       if (decide()) outcome.created(resource);
       else outcome.late(resource);
@@ -59,5 +60,20 @@ export function attemptCreate<T>(
       if (decide()) outcome.failed(error);
     },
   );
+  const settled = new Promise<void>((resolve) => {
+    let grace: NodeJS.Timeout | undefined;
+    void factorySettled.then(() => {
+      clearTimeout(grace);
+      resolve();
+    });
+    signal.addEventListener(
+      'abort',
+      () => {
+        grace = setTimeout(resolve, timeoutMillis);
+        grace.unref();
+      },
+      { once: true },
+    );
+  });
   return { controller, settled };
 }

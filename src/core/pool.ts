@@ -541,23 +541,7 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
       },
     );
     this._createControllers.add(controller);
-    this._track(
-      new Promise<void>((resolve) => {
-        let timer: NodeJS.Timeout | undefined;
-        void settled.then(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-        controller.signal.addEventListener(
-          'abort',
-          () => {
-            timer = setTimeout(resolve, this._options.createTimeoutMillis);
-            timer.unref();
-          },
-          { once: true },
-        );
-      }),
-    );
+    this._track(settled);
   }
 
   private _created(resource: T, startedAt: number): void {
