@@ -20,6 +20,7 @@ import { Lease } from './lease.js';
 import { normalizeOptions, type NormalizedOptions } from './options.js';
 import type { PendingAcquire } from './pending-acquire.js';
 import { PooledResource } from './pooled-resource.js';
+import { findLeaks, sweepIdle } from './reaper.js';
 import { PoolStatsRecorder } from './stats.js';
 import { attemptCreate } from './create-attempt.js';
 import { WaiterQueue } from './waiter-queue.js';
@@ -641,45 +642,20 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
     if (this._endPromise !== undefined) return;
     const t = this._now();
     const o = this._options;
-    let surplus = this._all.size - o.min;
-    let kept: PooledResource<T>[] | undefined;
-    // Oldest idle resources sit at the bottom of the stack.
-    for (let i = 0; i < this._idle.length; i++) {
-      const record = this._idle[i]!;
-      let reason: DestroyReason | undefined;
-      if (t >= record.expiresAt) reason = 'lifetime';
-      else if (
-        o.idleTimeoutMillis > 0 &&
-        surplus > 0 &&
-        t - record.lastUsedAt >= o.idleTimeoutMillis
-      )
-        reason = 'idle';
-      if (reason === undefined) {
-        kept?.push(record);
-        continue;
-      }
-      kept ??= this._idle.slice(0, i);
-      surplus--;
-      this._destroy(record, reason);
-    }
-    if (kept !== undefined) this._idle = kept;
-    if (o.leakDetectionMillis > 0) this._detectLeaks(t);
-    this._pump();
-  }
-
-  private _detectLeaks(t: number): void {
-    for (const record of this._all.values()) {
-      if (record.state !== 'busy' || record.leakReported) continue;
-      const heldMillis = t - record.acquiredAt;
-      if (heldMillis < this._options.leakDetectionMillis) continue;
-      record.leakReported = true;
-      this._stats.leaks++;
-      this.emit('leak', {
-        resource: record.resource,
-        heldMillis,
-        stack: record.acquireStack ?? '',
+    this._idle = sweepIdle(this._idle, t, this._all.size - o.min, o.idleTimeoutMillis, (r, why) =>
+      this._destroy(r, why),
+    );
+    if (o.leakDetectionMillis > 0) {
+      findLeaks(this._all.values(), t, o.leakDetectionMillis, (record, heldMillis) => {
+        this._stats.leaks++;
+        this.emit('leak', {
+          resource: record.resource,
+          heldMillis,
+          stack: record.acquireStack ?? '',
+        });
       });
     }
+    this._pump();
   }
 
   // --- ending ---------------------------------------------------------------------------------

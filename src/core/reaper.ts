@@ -1,0 +1,57 @@
+import type { PooledResource } from './pooled-resource.js';
+import type { DestroyReason } from './types.js';
+
+/**
+ * The decisions of the pool's single background sweep, as pure functions over its records, so
+ * that no release ever needs a timer of its own.
+ */
+
+/**
+ * Picks the idle resources to close: past their lifetime, or idle longer than
+ * `idleTimeoutMillis` while the pool holds more than `min`. `idle` is the idle stack, oldest at
+ * the bottom, so the longest-idle go first. Returns the records to keep (the same array when
+ * nothing goes) and calls `retire` for each one that goes.
+ */
+export function sweepIdle<T>(
+  idle: PooledResource<T>[],
+  now: number,
+  surplus: number,
+  idleTimeoutMillis: number,
+  retire: (record: PooledResource<T>, reason: DestroyReason) => void,
+): PooledResource<T>[] {
+  let kept: PooledResource<T>[] | undefined;
+  for (let i = 0; i < idle.length; i++) {
+    const record = idle[i]!;
+    let reason: DestroyReason | undefined;
+    if (now >= record.expiresAt) reason = 'lifetime';
+    else if (idleTimeoutMillis > 0 && surplus > 0 && now - record.lastUsedAt >= idleTimeoutMillis)
+      reason = 'idle';
+    if (reason === undefined) {
+      kept?.push(record);
+      continue;
+    }
+    kept ??= idle.slice(0, i);
+    surplus--;
+    retire(record, reason);
+  }
+  return kept ?? idle;
+}
+
+/**
+ * Finds resources checked out longer than `leakDetectionMillis` and not reported yet; each is
+ * reported once per checkout.
+ */
+export function findLeaks<T>(
+  records: Iterable<PooledResource<T>>,
+  now: number,
+  leakDetectionMillis: number,
+  report: (record: PooledResource<T>, heldMillis: number) => void,
+): void {
+  for (const record of records) {
+    if (record.state !== 'busy' || record.leakReported) continue;
+    const heldMillis = now - record.acquiredAt;
+    if (heldMillis < leakDetectionMillis) continue;
+    record.leakReported = true;
+    report(record, heldMillis);
+  }
+}
