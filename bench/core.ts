@@ -17,12 +17,11 @@ import { createRequire } from 'node:module';
 import { arch, cpus, platform, release as osRelease, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import genericPool from 'generic-pool';
 import { Pool as TarnPool } from 'tarn';
 
 import { Pool, type PoolOptions } from '../src/index.js';
+import { exposeGc } from './lib/harness.js';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -422,22 +421,6 @@ function pgSubject(): Subject {
 // Harness
 
 const gc = exposeGc();
-
-function exposeGc(): (() => void) | undefined {
-  const exposed = globalThis.gc;
-  if (typeof exposed === 'function') {
-    return () => {
-      void exposed();
-    };
-  }
-  try {
-    setFlagsFromString('--expose-gc');
-    const fn = runInNewContext('gc') as unknown;
-    return typeof fn === 'function' ? (fn as () => void) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 async function phase(subject: Subject, concurrency: number, millis: number): Promise<number> {
   const state: RunState = { ops: 0, stop: false, deadline: 0 };

@@ -46,6 +46,7 @@ import {
   type NormalizedOptions,
 } from '../core/index.js';
 import { FifoQueue } from '../core/fifo-queue.js';
+import { timerDelay } from '../core/clock.js';
 import type { Checkout } from './checkout.js';
 import { isFatalServerError, isPgRefusal, lostFailure, provesNotSent } from './classify.js';
 import type { PgConnection } from './connection.js';
@@ -64,7 +65,6 @@ import type { Redactor } from './redact.js';
  */
 const kMaxLaneMillis = 30_000;
 const kMinLaneMillis = 100;
-const kMaxTimerMillis = 2_147_483_647;
 
 /** pg's callback form of `query`, which costs no promise per query. */
 type QueryWithCallback = (
@@ -507,8 +507,10 @@ export class PipelineDispatcher implements Dispatcher {
       this.#queue.peek()?.queuedAt ?? Infinity,
     );
     if (oldest === Infinity) return;
-    const delay = Math.ceil(oldest + this.#acquireTimeoutMillis - now);
-    this.#expiryTimer = setTimeout(this.#expire, Math.min(kMaxTimerMillis, Math.max(1, delay)));
+    this.#expiryTimer = setTimeout(
+      this.#expire,
+      timerDelay(oldest + this.#acquireTimeoutMillis - now),
+    );
     this.#expiryTimer.unref();
   }
 

@@ -9,17 +9,9 @@ import { describe, expect, it } from 'vitest';
 
 import { findFreePort } from '../../scripts/lib/database.js';
 import { PgConnectError, PoolError } from '../../src/pg/index.js';
-import { backendPid, createPool, databaseUrl, nextEvent } from './helpers.js';
+import { backendPid, chain, createPool, databaseUrl, nextEvent } from './helpers.js';
 
 const secret = 'Wr0ng-pa55word-for-lifeguard-tests';
-
-/** The error and every `cause` below it. */
-function chain(error: unknown): unknown[] {
-  const errors: unknown[] = [];
-  for (let e = error; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause)
-    errors.push(e);
-  return errors;
-}
 
 /** Everything an error could show: inspect (hidden fields too), stacks, JSON, of the whole chain. */
 function allText(error: unknown): string {

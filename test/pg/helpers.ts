@@ -90,3 +90,13 @@ export function sleep(ms: number): Promise<void> {
 export function tableName(prefix: string): string {
   return `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
 }
+
+/** The error and every `cause` below it, outermost first. */
+export function chain(error: unknown): unknown[] {
+  const errors: unknown[] = [];
+  for (let e = error; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
+    errors.push(e);
+    if (errors.length > 20) break; // a cause cycle
+  }
+  return errors;
+}

@@ -9,17 +9,7 @@ import { describe, expect, it } from 'vitest';
 
 import { PoolError } from '../../src/pg/index.js';
 import { startTcpProxy, targetOf } from '../support/tcp-proxy.js';
-import { createPool, databaseUrl } from './helpers.js';
-
-/** Every `cause` down the chain, outermost first. */
-function chain(error: unknown): unknown[] {
-  const out: unknown[] = [];
-  for (let e = error; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
-    out.push(e);
-    if (out.length > 10) break;
-  }
-  return out;
-}
+import { chain, createPool, databaseUrl } from './helpers.js';
 
 describe('a slow network', () => {
   it('fails connects that outlast createTimeoutMillis, times the caller out with that cause, then recovers', async () => {
