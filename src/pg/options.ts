@@ -92,9 +92,14 @@ const misnamed: Record<string, string> = {
 };
 
 /**
- * Measured with bench/pipeline.ts (`SELECT $1::int`, max 10, 2 cores): see docs/pipelining.md.
+ * Measured with bench/pipeline.ts (`SELECT $1::int`, max 10, 2 cores; BENCHMARKS.md): 256
+ * keeps 100 callers on one or two connections and 1000 callers on four, which gave both the
+ * best throughput and a p99 at or under half of pg.Pool's; 64 opened all ten connections at
+ * 1000 callers, and the extra backends only competed for the cores. Slow queries do not pile
+ * up behind a deep pipeline: `pipelineSlowQueryMillis` stops a lane taking more once its oldest
+ * query runs long, and new lanes open instead.
  */
-const kPipelineDepth = 64;
+const kPipelineDepth = 256;
 const kPipelineSlowQueryMillis = 50;
 
 /** pg.Pool's default; the core's own default (30 s) is for generic resources. */

@@ -68,7 +68,7 @@ export interface PoolConfig
    * option of the same name, it is not passed to the clients. See docs/pipelining.md.
    */
   pipeline?: boolean | undefined;
-  /** The most queries in flight on one pipelined connection. Default 64. */
+  /** The most queries in flight on one pipelined connection. Default 256. */
   pipelineDepth?: number | undefined;
   /**
    * A pipelined connection whose oldest query has run longer than this takes no new queries,
