@@ -160,6 +160,11 @@ function pipelineSettings(config: PoolConfig): PipelineSettings | undefined {
   }
   const slowQueryMillis = config.pipelineSlowQueryMillis ?? kPipelineSlowQueryMillis;
   checkNonNegative('pipelineSlowQueryMillis', slowQueryMillis);
+  // pg's client-side read timeout (`query_timeout`) closes the connection when it fires, which
+  // on a shared lane would fail every other caller's query with it: such pools run one query
+  // per connection, as pg.Pool does.
+  const readTimeout = config.query_timeout;
+  if (typeof readTimeout === 'number' && readTimeout > 0) return undefined;
   return on ? { depth, slowQueryMillis } : undefined;
 }
 

@@ -406,3 +406,13 @@ describe('end() with pipelined queries outstanding', () => {
     expect(outcomes.filter((o) => o.status === 'fulfilled').length).toBe(10 - full.length);
   });
 });
+
+describe('a pool-wide query_timeout', () => {
+  it('turns pipelining off, so a timed-out query does not take other callers down with it', async () => {
+    const pool = createPool({ max: 1, query_timeout: 200 });
+    const slow = pool.query('SELECT pg_sleep(2)').catch((e: unknown) => e);
+    const fast = pool.query<{ n: number }>('SELECT 1 AS n');
+    expect(await slow).toMatchObject({ message: 'Query read timeout' });
+    expect((await fast).rows).toEqual([{ n: 1 }]);
+  });
+});
