@@ -4,7 +4,7 @@
  *
  *   npx tsx bench/pipeline.ts [--rounds 5] [--duration 1000] [--warmup 300]
  *                             [--concurrency 10,100,1000] [--only lifeguard,raw-2]
- *                             [--depth 16] [--slow 50]
+ *                             [--depth 16] [--slow 50] [--mixed]
  *
  * Contenders (each builds a fresh pool per measurement, under its own application_name):
  * - lifeguard:        lifeguard/pg `pool.query()`, pipelined (the default);
@@ -22,6 +22,16 @@
  * gives medians over rounds (connections: the maximum), and writes
  * bench/results/pipeline-<timestamp>.json.
  *
+ * --mixed (the issue's "Mixed workload"): instead of the above, each round measures every
+ * contender twice, back to back in alternating order: a baseline with only the fast query, and
+ * a mixed run in which 1% of the queries are `SELECT pg_sleep(0.05)` (50 ms). Which queries are
+ * slow is decided by a seeded PRNG per caller (seed: the caller's index + 1), so every
+ * contender gets the same mix. Latencies of fast and slow queries are kept apart; the report
+ * gives, per contender, the fast-query p50/p99 in both runs, the ratio mixed p99 / baseline p99
+ * (target: at most 2×), the throughput of both runs (all answers, fast and slow) and the
+ * slow-query p50, and writes bench/results/pipeline-mixed-<timestamp>.json. Defaults in this
+ * mode: --concurrency 100, --only lifeguard,pg.Pool,postgres.js (all options are honoured).
+ *
  * Runs on a private embedded PostgreSQL (scripts/lib/database.ts), or on DATABASE_URL / PG*.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -38,6 +48,9 @@ import { redactUrl, startDatabase } from '../scripts/lib/database.js';
 
 const MAX = 10;
 const SQL = 'SELECT $1::int';
+/** --mixed: the slow query, and the share of queries that run it. */
+const SLOW_SQL = 'SELECT pg_sleep(0.05)';
+const SLOW_RATIO = 0.01;
 
 const CONTENDERS = [
   'lifeguard',
@@ -48,12 +61,16 @@ const CONTENDERS = [
   'raw-10',
 ] as const;
 type Contender = (typeof CONTENDERS)[number];
+const MIXED_CONTENDERS: readonly Contender[] = ['lifeguard', 'pg.Pool', 'postgres.js'];
 
 /** Runs one query; resolves when it is answered. */
 type Query = () => Promise<unknown>;
 
 interface Subject {
+  /** The fast query, `SELECT $1::int` with a random int. */
   readonly query: Query;
+  /** The slow query of --mixed, {@link SLOW_SQL}. */
+  readonly slowQuery: Query;
   close(): Promise<void>;
 }
 
@@ -66,6 +83,19 @@ interface Measurement {
   readonly qps: number;
   readonly p50: number;
   readonly p99: number;
+  readonly connections: number;
+  readonly errors: number;
+}
+
+/** One --mixed measurement: fast-query latencies apart from the slow ones. */
+interface MixedMeasurement {
+  /** All answers (fast and slow) per second. */
+  readonly qps: number;
+  readonly fastP50: number;
+  readonly fastP99: number;
+  readonly fastCount: number;
+  readonly slowP50: number;
+  readonly slowCount: number;
   readonly connections: number;
   readonly errors: number;
 }
@@ -95,6 +125,7 @@ async function open(
       });
       return {
         query: () => pool.query(SQL, [randomInt()]),
+        slowQuery: () => pool.query(SLOW_SQL),
         close: () => pool.end(),
       };
     }
@@ -103,6 +134,7 @@ async function open(
       pool.on('error', () => undefined);
       return {
         query: () => pool.query(SQL, [randomInt()]),
+        slowQuery: () => pool.query(SLOW_SQL),
         close: () => pool.end(),
       };
     }
@@ -114,6 +146,7 @@ async function open(
       });
       return {
         query: () => sql`SELECT ${randomInt()}::int`.execute(),
+        slowQuery: () => sql`SELECT pg_sleep(0.05)`.execute(),
         close: () => sql.end({ timeout: 5 }),
       };
     }
@@ -132,12 +165,14 @@ async function open(
       }
       await Promise.all(clients.map((c) => c.connect()));
       let next = 0;
+      const nextClient = (): pg.Client => {
+        const client = clients[next]!;
+        next = next + 1 === count ? 0 : next + 1;
+        return client;
+      };
       return {
-        query: () => {
-          const client = clients[next]!;
-          next = next + 1 === count ? 0 : next + 1;
-          return client.query(SQL, [randomInt()]);
-        },
+        query: () => nextClient().query(SQL, [randomInt()]),
+        slowQuery: () => nextClient().query(SLOW_SQL),
         close: async () => {
           await Promise.all(clients.map((c) => c.end()));
         },
@@ -148,7 +183,35 @@ async function open(
 
 // --- one measurement -------------------------------------------------------------------------
 
-async function measure(
+/** mulberry32: a small seeded PRNG, so that every contender sees the same mix under --mixed. */
+function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Sample {
+  /** Answers (fast and slow) in the window. */
+  readonly answered: number;
+  readonly windowMillis: number;
+  /** Sorted latencies of the fast queries that started and ended in the window. */
+  readonly fast: number[];
+  /** Likewise for the slow queries (empty unless slowRatio > 0). */
+  readonly slow: number[];
+  readonly connections: number;
+  readonly errors: number;
+}
+
+/**
+ * One measurement. With `slowRatio` > 0, caller i runs the slow query where the PRNG seeded
+ * with i draws below `slowRatio`, the fast one otherwise.
+ */
+async function sample(
   contender: Contender,
   url: string,
   admin: pg.Client,
@@ -157,10 +220,12 @@ async function measure(
   durationMillis: number,
   settings: Settings,
   tag: string,
-): Promise<Measurement> {
+  slowRatio: number,
+): Promise<Sample> {
   const appName = `bench-pipeline-${tag}`;
   const subject = await open(contender, url, appName, settings);
   const latencies: number[] = [];
+  const slowLatencies: number[] = [];
   let running = true;
   let measuring = false;
   let windowStart = 0;
@@ -169,11 +234,13 @@ async function measure(
   let errors = 0;
   const clock = performance;
 
-  const caller = async (): Promise<void> => {
+  const caller = async (_: unknown, index: number): Promise<void> => {
+    const random = prng(index + 1);
     while (running) {
+      const slow = slowRatio > 0 && random() < slowRatio;
       const started = clock.now();
       try {
-        await subject.query();
+        await (slow ? subject.slowQuery() : subject.query());
       } catch {
         errors++;
         continue;
@@ -181,7 +248,7 @@ async function measure(
       const ended = clock.now();
       if (measuring && started >= windowStart && ended <= windowEnd) {
         answered++;
-        latencies.push(ended - started);
+        (slow ? slowLatencies : latencies).push(ended - started);
       }
     }
   };
@@ -214,12 +281,43 @@ async function measure(
   await subject.close();
 
   latencies.sort((a, b) => a - b);
+  slowLatencies.sort((a, b) => a - b);
   return {
-    qps: (answered * 1000) / (windowEnd - windowStart),
-    p50: quantile(latencies, 0.5),
-    p99: quantile(latencies, 0.99),
+    answered,
+    windowMillis: windowEnd - windowStart,
+    fast: latencies,
+    slow: slowLatencies,
     connections: peak,
     errors,
+  };
+}
+
+async function measure(
+  ...args: [Contender, string, pg.Client, number, number, number, Settings, string]
+): Promise<Measurement> {
+  const s = await sample(...args, 0);
+  return {
+    qps: (s.answered * 1000) / s.windowMillis,
+    p50: quantile(s.fast, 0.5),
+    p99: quantile(s.fast, 0.99),
+    connections: s.connections,
+    errors: s.errors,
+  };
+}
+
+async function measureMixed(
+  ...args: [Contender, string, pg.Client, number, number, number, Settings, string, number]
+): Promise<MixedMeasurement> {
+  const s = await sample(...args);
+  return {
+    qps: (s.answered * 1000) / s.windowMillis,
+    fastP50: quantile(s.fast, 0.5),
+    fastP99: quantile(s.fast, 0.99),
+    fastCount: s.fast.length,
+    slowP50: quantile(s.slow, 0.5),
+    slowCount: s.slow.length,
+    connections: s.connections,
+    errors: s.errors,
   };
 }
 
@@ -278,17 +376,20 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '5' },
       duration: { type: 'string', default: '1000' },
       warmup: { type: 'string', default: '300' },
-      concurrency: { type: 'string', default: '10,100,1000' },
-      only: { type: 'string', default: CONTENDERS.join(',') },
+      concurrency: { type: 'string' },
+      only: { type: 'string' },
       depth: { type: 'string' },
       slow: { type: 'string' },
+      mixed: { type: 'boolean', default: false },
     },
   });
+  const mixed = values.mixed;
   const [rounds] = positiveInts('rounds', values.rounds);
   const [durationMillis] = positiveInts('duration', values.duration);
   const [warmupMillis] = positiveInts('warmup', values.warmup);
-  const levels = positiveInts('concurrency', values.concurrency);
-  const contenders = values.only.split(',').map((name) => {
+  const levels = positiveInts('concurrency', values.concurrency ?? (mixed ? '100' : '10,100,1000'));
+  const only = values.only ?? (mixed ? MIXED_CONTENDERS : CONTENDERS).join(',');
+  const contenders = only.split(',').map((name) => {
     if (!(CONTENDERS as readonly string[]).includes(name)) {
       throw new Error(`unknown contender ${name}; expected one of ${CONTENDERS.join(', ')}`);
     }
@@ -313,8 +414,47 @@ async function main(): Promise<void> {
   );
   console.log(
     `max ${MAX}; ${rounds} rounds (+1 warm-up) of ${durationMillis} ms after ${warmupMillis} ms warm-up; ` +
-      `lifeguard pipelineDepth ${settings.depth ?? 'default'}, pipelineSlowQueryMillis ${settings.slow ?? 'default'}\n`,
+      `lifeguard pipelineDepth ${settings.depth ?? 'default'}, pipelineSlowQueryMillis ${settings.slow ?? 'default'}` +
+      (mixed ? `; mixed: ${SLOW_RATIO * 100}% of queries are ${SLOW_SQL}` : '') +
+      '\n',
   );
+
+  if (mixed) {
+    const mixedRun: MixedRun = {
+      url,
+      admin,
+      contenders,
+      levels,
+      rounds: rounds!,
+      warmupMillis: warmupMillis!,
+      durationMillis: durationMillis!,
+      settings,
+      gc,
+    };
+    let report: Record<string, unknown>[];
+    try {
+      report = await runMixed(mixedRun);
+    } finally {
+      await admin.end();
+      await database.stop();
+    }
+    writeResults('pipeline-mixed', {
+      date: new Date().toISOString(),
+      node: process.version,
+      cpus: cpus().length,
+      external: database.external,
+      max: MAX,
+      sql: SQL,
+      slowSql: SLOW_SQL,
+      slowRatio: SLOW_RATIO,
+      rounds,
+      durationMillis,
+      warmupMillis,
+      settings,
+      results: report,
+    });
+    return;
+  }
 
   const results = new Map<string, Measurement[]>();
   const key = (contender: Contender, level: number) => `${contender}@${level}`;
@@ -394,31 +534,154 @@ async function main(): Promise<void> {
     }
   }
 
+  writeResults('pipeline', {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: cpus().length,
+    external: database.external,
+    max: MAX,
+    sql: SQL,
+    rounds,
+    durationMillis,
+    warmupMillis,
+    settings,
+    results: report,
+  });
+}
+
+/** Writes bench/results/<prefix>-<timestamp>.json. */
+function writeResults(prefix: string, body: Record<string, unknown>): void {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const dir = new URL('./results/', import.meta.url);
   mkdirSync(dir, { recursive: true });
-  const file = new URL(`pipeline-${stamp}.json`, dir);
-  writeFileSync(
-    file,
-    `${JSON.stringify(
-      {
-        date: new Date().toISOString(),
-        node: process.version,
-        cpus: cpus().length,
-        external: database.external,
-        max: MAX,
-        sql: SQL,
-        rounds,
-        durationMillis,
-        warmupMillis,
-        settings,
-        results: report,
-      },
-      null,
-      2,
-    )}\n`,
-  );
+  const file = new URL(`${prefix}-${stamp}.json`, dir);
+  writeFileSync(file, `${JSON.stringify(body, null, 2)}\n`);
   console.log(`\nwrote ${file.pathname}`);
+}
+
+// --- --mixed ---------------------------------------------------------------------------------
+
+interface MixedRun {
+  readonly url: string;
+  readonly admin: pg.Client;
+  readonly contenders: readonly Contender[];
+  readonly levels: readonly number[];
+  readonly rounds: number;
+  readonly warmupMillis: number;
+  readonly durationMillis: number;
+  readonly settings: Settings;
+  readonly gc: () => void;
+}
+
+/**
+ * Each round, per level and contender (rotated order), a baseline and a mixed measurement back
+ * to back, which of the two goes first alternating; round 0 is discarded. Prints one table per
+ * level and returns the JSON report.
+ */
+async function runMixed(run: MixedRun): Promise<Record<string, unknown>[]> {
+  const { contenders, levels, rounds } = run;
+  const baseline = new Map<string, MixedMeasurement[]>();
+  const withSlow = new Map<string, MixedMeasurement[]>();
+  const key = (contender: Contender, level: number) => `${contender}@${level}`;
+  const push = (map: Map<string, MixedMeasurement[]>, k: string, m: MixedMeasurement) => {
+    const list = map.get(k) ?? [];
+    list.push(m);
+    map.set(k, list);
+  };
+
+  for (let round = 0; round <= rounds; round++) {
+    for (const level of levels) {
+      const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]!);
+      for (const [i, contender] of order.entries()) {
+        const kinds =
+          (round + i) % 2 === 0 ? (['base', 'mixed'] as const) : (['mixed', 'base'] as const);
+        for (const kind of kinds) {
+          run.gc();
+          const m = await measureMixed(
+            contender,
+            run.url,
+            run.admin,
+            level,
+            run.warmupMillis,
+            run.durationMillis,
+            run.settings,
+            `${kind}-${contender}-${level}-${round}`,
+            kind === 'mixed' ? SLOW_RATIO : 0,
+          );
+          if (round === 0) continue; // JIT warm-up
+          push(kind === 'mixed' ? withSlow : baseline, key(contender, level), m);
+        }
+      }
+    }
+    if (round > 0) process.stdout.write(`round ${round}/${rounds} done\n`);
+  }
+
+  const summarize = (list: readonly MixedMeasurement[]): MixedMeasurement => ({
+    qps: median(list.map((m) => m.qps)),
+    fastP50: median(list.map((m) => m.fastP50)),
+    fastP99: median(list.map((m) => m.fastP99)),
+    fastCount: median(list.map((m) => m.fastCount)),
+    slowP50: median(list.map((m) => m.slowP50)),
+    slowCount: median(list.map((m) => m.slowCount)),
+    connections: Math.max(...list.map((m) => m.connections)),
+    errors: list.reduce((sum, m) => sum + m.errors, 0),
+  });
+
+  const report: Record<string, unknown>[] = [];
+  for (const level of levels) {
+    const rows = contenders.map((contender) => {
+      const baseList = baseline.get(key(contender, level)) ?? [];
+      const mixedList = withSlow.get(key(contender, level)) ?? [];
+      const b = summarize(baseList);
+      const m = summarize(mixedList);
+      const ratio = m.fastP99 / b.fastP99;
+      report.push({
+        concurrency: level,
+        contender,
+        baseline: b,
+        mixed: m,
+        p99Ratio: Number.isFinite(ratio) ? ratio : null,
+        withinTarget: ratio <= 2,
+        roundsP99Ratio: mixedList.map((x, i) => x.fastP99 / (baseList[i]?.fastP99 ?? NaN)),
+        rounds: { baseline: baseList, mixed: mixedList },
+      });
+      return [
+        contender,
+        fmtRate(b.qps),
+        fmtRate(m.qps),
+        fmtMs(b.fastP50),
+        fmtMs(b.fastP99),
+        fmtMs(m.fastP50),
+        fmtMs(m.fastP99),
+        `${Number.isFinite(ratio) ? fmtTimes(ratio) : '-'}${ratio <= 2 ? '' : ' ✗'}`,
+        fmtMs(m.slowP50),
+        String(Math.max(b.connections, m.connections)),
+        String(b.errors + m.errors),
+      ];
+    });
+    console.log(
+      `\n${level} concurrent callers, mixed workload (medians of ${rounds} rounds; p50/p99 of fast queries)\n`,
+    );
+    console.log(
+      table(
+        [
+          'contender',
+          'base q/s',
+          'mixed q/s',
+          'base p50',
+          'base p99',
+          'mixed p50',
+          'mixed p99',
+          'p99 mixed/base',
+          'slow p50',
+          'connections',
+          'errors',
+        ],
+        rows,
+      ),
+    );
+  }
+  return report;
 }
 
 await main();

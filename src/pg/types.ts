@@ -72,7 +72,7 @@ export interface PoolConfig
   pipelineDepth?: number | undefined;
   /**
    * A pipelined connection whose oldest query has run longer than this takes no new queries,
-   * so that they do not queue behind it. Default 50 ms; `Infinity` turns the check off.
+   * so that they do not queue behind it. Default 10 ms; `Infinity` turns the check off.
    */
   pipelineSlowQueryMillis?: number | undefined;
 }
