@@ -5,7 +5,11 @@ import type { PoolOptions } from './types.js';
 /** Options after validation: every field present, frozen. */
 export type NormalizedOptions = Readonly<Required<PoolOptions>>;
 
+/** Numbers the default pool names, so that unnamed pools can still be told apart. */
+let poolCount = 0;
+
 const defaults: NormalizedOptions = {
+  name: '',
   min: 0,
   max: 10,
   acquireTimeoutMillis: 30_000,
@@ -29,7 +33,7 @@ const defaults: NormalizedOptions = {
 };
 
 type NumericKey = {
-  [K in keyof PoolOptions]-?: PoolOptions[K] extends boolean | undefined ? never : K;
+  [K in keyof PoolOptions]-?: PoolOptions[K] extends number | undefined ? K : never;
 }[keyof PoolOptions];
 
 /** Rules per numeric option: the smallest allowed value, and whether it must be an integer. */
@@ -87,6 +91,14 @@ export function normalizeOptions(options: PoolOptions = {}): NormalizedOptions {
     if (typeof result[key] !== 'boolean') {
       throw new InvalidOptionError(key, `expected a boolean, got ${describe(result[key])}`);
     }
+  }
+  if (result['name'] === '') {
+    result['name'] = `lifeguard-${++poolCount}`;
+  } else if (typeof result['name'] !== 'string') {
+    throw new InvalidOptionError(
+      'name',
+      `expected a non-empty string, got ${describe(result['name'])}`,
+    );
   }
   const normalized = result as Required<PoolOptions>;
   if (normalized.min > normalized.max) {

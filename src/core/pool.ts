@@ -118,6 +118,10 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
     return this._options;
   }
 
+  /** The pool's name (option `name`), as metrics and diagnostics report it. */
+  get name(): string {
+    return this._options.name;
+  }
   get total(): number {
     return this._all.size;
   }

@@ -24,6 +24,7 @@ export class PoolStatsRecorder {
   aborts = 0;
   rejectedQueueFull = 0;
   circuitRejections = 0;
+  shed = 0;
   creates = 0;
   createFailures = 0;
   validationFailures = 0;
@@ -67,6 +68,7 @@ export class PoolStatsRecorder {
       aborts: this.aborts,
       rejectedQueueFull: this.rejectedQueueFull,
       circuitRejections: this.circuitRejections,
+      shed: this.shed,
       creates: this.creates,
       createFailures: this.createFailures,
       validationFailures: this.validationFailures,

@@ -46,6 +46,11 @@ export interface Factory<T> {
 }
 
 export interface PoolOptions {
+  /**
+   * A name for this pool, carried by metrics, diagnostics channels and health reports so that
+   * several pools in one process can be told apart. Default `lifeguard-<n>`, n counting pools.
+   */
+  name?: string;
   /** Resources kept warm, created in the background. Default 0. */
   min?: number;
   /** Upper bound on resources that exist or are being created. Default 10. */
@@ -149,6 +154,8 @@ export interface PoolStats {
   readonly rejectedQueueFull: number;
   /** Acquires rejected at once, or waiters failed, because the circuit was open. */
   readonly circuitRejections: number;
+  /** Waiters shed with `ERR_POOL_OVERLOADED` by queue management (see `overload`). */
+  readonly shed: number;
   readonly creates: number;
   readonly createFailures: number;
   readonly validationFailures: number;

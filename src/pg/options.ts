@@ -41,6 +41,7 @@ export interface PipelineSettings {
 }
 
 const coreKeys = [
+  'name',
   'acquireTimeoutMillis',
   'createTimeoutMillis',
   'destroyTimeoutMillis',
@@ -197,7 +198,8 @@ function coreOptions(config: PoolConfig): CorePoolOptions {
   }
   for (const key of coreKeys) {
     const value = config[key];
-    if (value !== undefined) core[key] = value;
+    // Each key carries its own type; TypeScript cannot follow that through the loop.
+    if (value !== undefined) (core as Record<string, unknown>)[key] = value;
   }
   return core;
 }

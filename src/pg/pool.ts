@@ -80,6 +80,19 @@ export class Pool extends EventEmitter {
     this.on('newListener', (event: string | symbol) => this.#bridge(event));
   }
 
+  /**
+   * The driver-agnostic pool underneath, for instrumentation (`lifeguard/metrics`, the
+   * dashboard): its events and `stats()` describe the connections. With pipelining, one
+   * acquire/release there is one lane checkout, not one query.
+   */
+  get core(): CorePool<PgConnection> {
+    return this.#core;
+  }
+  /** The pool's name (config `name`), as metrics and diagnostics report it. */
+  get name(): string {
+    return this.#core.name;
+  }
+
   // --- counters, as pg.Pool has them ----------------------------------------------------------
 
   /** Connections open or being opened. */

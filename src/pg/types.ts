@@ -22,6 +22,7 @@ export interface Timeouts {
 /** The core's options that `lifeguard/pg` passes through as they are. */
 export type CoreOptions = Pick<
   CorePoolOptions,
+  | 'name'
   | 'acquireTimeoutMillis'
   | 'createTimeoutMillis'
   | 'destroyTimeoutMillis'

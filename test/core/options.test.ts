@@ -62,16 +62,40 @@ const numericOptions = Object.keys(defaults).filter(
   (key) => key !== 'allowExitOnIdle' && key !== 'asyncStackTraces',
 ) as (keyof PoolOptions)[];
 
+const kDefaultName = /^lifeguard-\d+$/;
+
 describe('pool options', () => {
   it('fills in every default when no options are given', () => {
-    expect({ ...normalizeOptions() }).toEqual(defaults);
-    expect({ ...normalizeOptions({}) }).toEqual(defaults);
+    expect({ ...normalizeOptions() }).toEqual({
+      ...defaults,
+      name: expect.stringMatching(kDefaultName),
+    });
+    expect({ ...normalizeOptions({}) }).toEqual({
+      ...defaults,
+      name: expect.stringMatching(kDefaultName),
+    });
+  });
+
+  it('names unnamed pools apart, and keeps a given name', () => {
+    const first = normalizeOptions().name;
+    const second = normalizeOptions().name;
+    expect(first).toMatch(kDefaultName);
+    expect(second).toMatch(kDefaultName);
+    expect(second).not.toBe(first);
+    expect(normalizeOptions({ name: 'orders' }).name).toBe('orders');
+    expect(() => normalizeOptions({ name: 42 } as unknown as PoolOptions)).toThrow(/name/);
   });
 
   it('exposes the validated options on the pool as a frozen object', () => {
     const pool = new Pool(new FakeFactory().factory(), { max: 3, idleTimeoutMillis: 0 });
     const options = pool.options;
-    expect(options).toEqual({ ...defaults, max: 3, idleTimeoutMillis: 0 });
+    expect(options).toEqual({
+      ...defaults,
+      name: expect.stringMatching(kDefaultName),
+      max: 3,
+      idleTimeoutMillis: 0,
+    });
+    expect(pool.name).toBe(options.name);
     expect(Object.isFrozen(options)).toBe(true);
     expect(() => {
       (options as { max: number }).max = 99;
