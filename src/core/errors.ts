@@ -16,6 +16,7 @@ export type PoolErrorCode =
   | 'ERR_POOL_CREATE_FAILED'
   | 'ERR_POOL_CREATE_TIMEOUT'
   | 'ERR_POOL_CIRCUIT_OPEN'
+  | 'ERR_POOL_OVERLOADED'
   | 'ERR_POOL_RELEASE_INVALID'
   | 'ERR_POOL_INVALID_OPTION'
   | 'ERR_POOL_VALIDATION_FAILED'
@@ -83,6 +84,26 @@ export class AcquireTimeoutError extends PoolError {
       'ERR_POOL_ACQUIRE_TIMEOUT',
       `Timed out after ${Math.round(waitedMillis)} ms waiting for a resource (${describeCounts(counts)})${describeCause(lastCreateError)}`,
       lastCreateError === undefined ? undefined : { cause: lastCreateError },
+    );
+    this.waitedMillis = waitedMillis;
+    this.counts = counts;
+  }
+}
+
+/**
+ * A waiter shed by queue management (`overloadTargetMillis`): the queue had not emptied for
+ * `overloadIntervalMillis`, and this caller had already waited longer than the target, so
+ * serving it would only have made everyone behind it later. Retrying at once adds to the
+ * overload; back off, or answer "busy" upstream.
+ */
+export class OverloadedError extends PoolError {
+  readonly waitedMillis: number;
+  readonly counts: PoolCounts;
+
+  constructor(waitedMillis: number, queueBusyMillis: number, counts: PoolCounts) {
+    super(
+      'ERR_POOL_OVERLOADED',
+      `Shed after waiting ${Math.round(waitedMillis)} ms: the queue has not emptied for ${Math.round(queueBusyMillis)} ms, so the pool is overloaded (${describeCounts(counts)})`,
     );
     this.waitedMillis = waitedMillis;
     this.counts = counts;

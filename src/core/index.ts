@@ -3,3 +3,4 @@ export { Lease } from './lease.js';
 export * from './errors.js';
 export type * from './types.js';
 export type { NormalizedOptions } from './options.js';
+export { OverloadControl } from './overload.js';

@@ -23,10 +23,13 @@ const defaults: NormalizedOptions = {
   validateTimeoutMillis: 5_000,
   resetTimeoutMillis: 5_000,
   maxWaiting: Infinity,
+  overloadTargetMillis: 0,
+  overloadIntervalMillis: 100,
   createRetryBaseMillis: 100,
   createRetryMaxMillis: 10_000,
   circuitBreakerThreshold: 5,
   leakDetectionMillis: 0,
+  leakReclaimMillis: 0,
   reapIntervalMillis: 1_000,
   allowExitOnIdle: false,
   asyncStackTraces: true,
@@ -51,10 +54,13 @@ const numericRules: Record<NumericKey, { min: number; integer: boolean; finite?:
   validateTimeoutMillis: { min: 1, integer: false },
   resetTimeoutMillis: { min: 1, integer: false },
   maxWaiting: { min: 0, integer: true },
+  overloadTargetMillis: { min: 0, integer: false, finite: true },
+  overloadIntervalMillis: { min: 1, integer: false, finite: true },
   createRetryBaseMillis: { min: 0, integer: false },
   createRetryMaxMillis: { min: 0, integer: false },
   circuitBreakerThreshold: { min: 1, integer: true },
   leakDetectionMillis: { min: 0, integer: false },
+  leakReclaimMillis: { min: 0, integer: false, finite: true },
   reapIntervalMillis: { min: 1, integer: false },
 };
 
@@ -105,6 +111,16 @@ export function normalizeOptions(options: PoolOptions = {}): NormalizedOptions {
     throw new InvalidOptionError(
       'min',
       `min (${normalized.min}) must not exceed max (${normalized.max})`,
+    );
+  }
+  if (
+    normalized.leakReclaimMillis > 0 &&
+    normalized.leakDetectionMillis > 0 &&
+    normalized.leakReclaimMillis < normalized.leakDetectionMillis
+  ) {
+    throw new InvalidOptionError(
+      'leakReclaimMillis',
+      `must not be below leakDetectionMillis (${normalized.leakDetectionMillis}): a leak is reported before it is reclaimed`,
     );
   }
   if (normalized.maxLifetimeJitter >= 1) {

@@ -10,6 +10,7 @@ import {
   CreateFailedError,
   HookFailedError,
   ListenerError,
+  OverloadedError,
   PoolClosedError,
   PoolError,
   QueueFullError,
@@ -18,9 +19,10 @@ import {
 } from './errors.js';
 import { Lease } from './lease.js';
 import { normalizeOptions, type NormalizedOptions } from './options.js';
+import { OverloadControl } from './overload.js';
 import type { PendingAcquire } from './pending-acquire.js';
 import { PooledResource } from './pooled-resource.js';
-import { findLeaks, sweepIdle } from './reaper.js';
+import { findLeaks, findOverdue, sweepIdle } from './reaper.js';
 import { PoolStatsRecorder } from './stats.js';
 import { attemptCreate } from './create-attempt.js';
 import { WaiterQueue } from './waiter-queue.js';
@@ -30,6 +32,7 @@ import type {
   DestroyReason,
   EndOptions,
   Factory,
+  LeaseInfo,
   PoolEvents,
   PoolOptions,
   PoolStats,
@@ -74,9 +77,14 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
   private readonly _stats = new PoolStatsRecorder();
   private readonly _createControllers = new Set<AbortController>();
   private readonly _settling = new Set<Promise<unknown>>();
-  /** Resources `end()` destroyed while still checked out; their late release is ignored. */
-  private readonly _forceDestroyed = new WeakSet<object>();
+  /**
+   * Resources taken from their borrowers (by `end()` after its deadline, or reclaimed as
+   * leaks) and destroyed; their late release is ignored.
+   */
+  private readonly _revoked = new WeakSet<object>();
 
+  /** Leak detection or reclaim is on: each acquire keeps its caller's stack. */
+  private readonly _capturesStacks: boolean;
   private _retryTimer: NodeJS.Timeout | undefined;
   private readonly _reaper: NodeJS.Timeout;
   private _endPromise: Promise<void> | undefined;
@@ -95,8 +103,13 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
     this._factory = factory;
     this._options = normalizeOptions(options);
     const o = this._options;
-    this._waiters = new WaiterQueue<T>(o.acquireTimeoutMillis, this._now, (waiter, t) =>
-      this._timedOut(waiter, t),
+    this._capturesStacks = o.leakDetectionMillis > 0 || o.leakReclaimMillis > 0;
+    this._waiters = new WaiterQueue<T>(
+      o.acquireTimeoutMillis,
+      this._now,
+      (waiter, t) => this._timedOut(waiter, t),
+      new OverloadControl(o.overloadTargetMillis, o.overloadIntervalMillis),
+      (waiter, t, busyFor) => this._shed(waiter, t, busyFor),
     );
     this._backoff = new CreateBackoff(
       o.createRetryBaseMillis,
@@ -104,10 +117,9 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
       o.circuitBreakerThreshold,
     );
     // One reaper for idle timeouts, lifetimes, leaks and `min`: no timer per release.
-    const interval =
-      o.leakDetectionMillis > 0
-        ? Math.min(o.reapIntervalMillis, o.leakDetectionMillis)
-        : o.reapIntervalMillis;
+    let interval = o.reapIntervalMillis;
+    if (o.leakDetectionMillis > 0) interval = Math.min(interval, o.leakDetectionMillis);
+    if (o.leakReclaimMillis > 0) interval = Math.min(interval, o.leakReclaimMillis);
     this._reaper = setInterval(() => this._reap(), interval);
     this._reaper.unref();
     this._pump();
@@ -164,7 +176,7 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
     const signal = options?.signal;
     if (signal?.aborted === true) return Promise.reject(new AbortedError(signal.reason));
     const t = this._now();
-    const stack = this._options.leakDetectionMillis > 0 ? captureStack() : undefined;
+    const stack = this._capturesStacks ? captureStack() : undefined;
     // Fast path: nobody is ahead of us and an idle resource is ready.
     if (this._waiters.size === 0) {
       while (this._idle.length > 0) {
@@ -210,8 +222,8 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
   release(resource: T, error?: unknown): void {
     const record = this._all.get(resource);
     if (record === undefined || record.state !== 'busy') {
-      if (typeof resource === 'object' && resource !== null && this._forceDestroyed.has(resource)) {
-        return; // end() already destroyed it after its deadline; nothing left to do.
+      if (typeof resource === 'object' && resource !== null && this._revoked.has(resource)) {
+        return; // end() or leak reclaim already took it back and destroyed it.
       }
       throw new ReleaseError(
         record === undefined
@@ -292,6 +304,26 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
     return this._endPromise;
   }
 
+  /**
+   * The resources checked out right now, longest-held first: how long each has been held and
+   * where it was acquired (stacks are captured only while leak detection or reclaim is on).
+   * For finding leaks in a running process; O(total).
+   */
+  leases(): LeaseInfo<T>[] {
+    const t = this._now();
+    const result: LeaseInfo<T>[] = [];
+    for (const record of this._all.values()) {
+      if (record.state !== 'busy') continue;
+      result.push({
+        resource: record.resource,
+        heldMillis: t - record.acquiredAt,
+        uses: record.uses,
+        stack: record.acquireStack,
+      });
+    }
+    return result.sort((a, b) => b.heldMillis - a.heldMillis);
+  }
+
   stats(): PoolStats {
     return this._stats.snapshot({
       total: this._all.size,
@@ -330,6 +362,11 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
     if (!this._waiters.cancel(waiter)) return;
     this._stats.aborts++;
     waiter.reject(new AbortedError(reason));
+  }
+
+  private _shed(waiter: PendingAcquire<T>, t: number, busyFor: number): void {
+    this._stats.shed++;
+    waiter.reject(new OverloadedError(t - waiter.enqueuedAt, busyFor, this._counts()));
   }
 
   private _timedOut(waiter: PendingAcquire<T>, t: number): void {
@@ -372,7 +409,7 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
       this._afterBusyEnded();
       return;
     }
-    const waiter = this._waiters.next();
+    const waiter = this._waiters.serve(t);
     if (waiter !== undefined) {
       this._handTo(waiter, record, t);
       return;
@@ -490,7 +527,13 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
       } else if (this._needsValidation(record, t)) {
         this._validate(record);
       } else {
-        this._handTo(this._waiters.next()!, record, t);
+        const waiter = this._waiters.serve(t);
+        if (waiter === undefined) {
+          // Every waiter left was shed as overload.
+          this._idle.push(record);
+          break;
+        }
+        this._handTo(waiter, record, t);
       }
     }
     const o = this._options;
@@ -623,7 +666,7 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
     const timeout = this._options.destroyTimeoutMillis;
     this._track(
       boundedCall(
-        () => this._factory.destroy(resource),
+        () => this._factory.destroy(resource, reason),
         timeout,
         () => new HookFailedError('destroy', undefined, timeout),
       ).then(undefined, (failure: unknown) => {
@@ -656,10 +699,36 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
           resource: record.resource,
           heldMillis,
           stack: record.acquireStack ?? '',
+          reclaimed: false,
         });
       });
     }
+    if (o.leakReclaimMillis > 0) {
+      for (const record of findOverdue(this._all.values(), t, o.leakReclaimMillis)) {
+        this._reclaim(record, t);
+      }
+    }
     this._pump();
+  }
+
+  /** Takes a resource back from a borrower who held it past `leakReclaimMillis`. */
+  private _reclaim(record: PooledResource<T>, t: number): void {
+    const heldMillis = t - record.acquiredAt;
+    if (!record.leakReported) this._stats.leaks++;
+    record.leakReported = true;
+    this._inUse--;
+    this._stats.holdTime.record(heldMillis);
+    if (typeof record.resource === 'object' && record.resource !== null) {
+      this._revoked.add(record.resource);
+    }
+    this.emit('leak', {
+      resource: record.resource,
+      heldMillis,
+      stack: record.acquireStack ?? '',
+      reclaimed: true,
+    });
+    this._destroy(record, 'leak');
+    this._afterBusyEnded();
   }
 
   // --- ending ---------------------------------------------------------------------------------
@@ -692,7 +761,7 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
     if (this._busyCount() > 0) await this._waitForBusy(timeoutMillis);
     for (const record of [...this._all.values()]) {
       if (typeof record.resource === 'object' && record.resource !== null) {
-        this._forceDestroyed.add(record.resource);
+        this._revoked.add(record.resource);
       }
       if (record.state === 'busy') this._inUse--;
       this._destroy(record, 'end');

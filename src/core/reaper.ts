@@ -55,3 +55,16 @@ export function findLeaks<T>(
     report(record, heldMillis);
   }
 }
+
+/** Resources checked out for at least `limitMillis`, collected first so the caller may destroy them. */
+export function findOverdue<T>(
+  records: Iterable<PooledResource<T>>,
+  now: number,
+  limitMillis: number,
+): PooledResource<T>[] {
+  const overdue: PooledResource<T>[] = [];
+  for (const record of records) {
+    if (record.state === 'busy' && now - record.acquiredAt >= limitMillis) overdue.push(record);
+  }
+  return overdue;
+}

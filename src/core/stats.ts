@@ -36,6 +36,7 @@ export class PoolStatsRecorder {
     validation: 0,
     error: 0,
     reset: 0,
+    leak: 0,
     end: 0,
   };
   readonly waitTime = new LatencySummary();

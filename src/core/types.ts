@@ -21,8 +21,12 @@ export interface Factory<T> {
    * the pool ends; a resource that arrives after that is destroyed, never leaked.
    */
   create(signal: AbortSignal): Promise<T>;
-  /** Dispose of a resource. Bounded by `destroyTimeoutMillis`; errors go to the `error` event. */
-  destroy(resource: T): Promise<void> | void;
+  /**
+   * Dispose of a resource. Bounded by `destroyTimeoutMillis`; errors go to the `error` event.
+   * `reason` says why; `'leak'` means it was taken from a borrower who held it longer than
+   * `leakReclaimMillis`, and the borrower may still try to use it.
+   */
+  destroy(resource: T, reason: DestroyReason): Promise<void> | void;
   /**
    * A liveness check, run only on resources that sat idle longer than `validateAfterIdleMillis`.
    * Return `false` or throw to have the resource destroyed instead of handed out.
@@ -77,6 +81,16 @@ export interface PoolOptions {
   resetTimeoutMillis?: number;
   /** Reject acquires at once when this many callers are waiting. Default Infinity. */
   maxWaiting?: number;
+  /**
+   * Overload shedding in the style of CoDel: once the queue has not emptied for
+   * `overloadIntervalMillis`, callers that have waited longer than this are rejected with
+   * `ERR_POOL_OVERLOADED` instead of being served late, oldest first. Keeps the latency of
+   * those served near this target when more load arrives than the pool can serve. 0 (default)
+   * disables. See docs/core.md for when to enable it.
+   */
+  overloadTargetMillis?: number;
+  /** How long the queue must stay non-empty before shedding starts. Default 100. */
+  overloadIntervalMillis?: number;
   /** Backoff after a failed create: full jitter over base * 2^n, capped. Defaults 100 / 10 000. */
   createRetryBaseMillis?: number;
   createRetryMaxMillis?: number;
@@ -84,6 +98,14 @@ export interface PoolOptions {
   circuitBreakerThreshold?: number;
   /** Report a resource held longer than this as a `leak` event. 0 (default) disables. */
   leakDetectionMillis?: number;
+  /**
+   * The hard limit: a resource held longer than this is taken back and destroyed (reason
+   * `'leak'`, with a `leak` event carrying `reclaimed: true`), so a leak cannot starve the
+   * pool. The borrower's later `release` is ignored; using the resource is up to the driver
+   * to refuse (`lifeguard/pg` fails it with `ERR_PG_CLIENT_RECLAIMED`). Set it well above
+   * your longest legitimate checkout. 0 (default) disables.
+   */
+  leakReclaimMillis?: number;
   /** How often the one background reaper runs (idle, lifetime, leaks, min). Default 1 000. */
   reapIntervalMillis?: number;
   /**
@@ -102,6 +124,20 @@ export interface AcquireOptions {
   signal?: AbortSignal;
 }
 
+/** One checked-out resource, as `pool.leases()` lists it. */
+export interface LeaseInfo<T> {
+  readonly resource: T;
+  /** How long it has been held, in milliseconds. */
+  readonly heldMillis: number;
+  /** Times it has been handed out, this checkout included. */
+  readonly uses: number;
+  /**
+   * Where it was acquired: captured only while leak detection or reclaim is on, since taking
+   * a stack on every acquire costs more than the rest of the acquire.
+   */
+  readonly stack: string | undefined;
+}
+
 export interface EndOptions {
   /**
    * How long to wait for checked-out resources before destroying them. Default 30 000, so
@@ -110,7 +146,8 @@ export interface EndOptions {
   timeoutMillis?: number;
 }
 
-export type DestroyReason = 'idle' | 'lifetime' | 'uses' | 'validation' | 'error' | 'reset' | 'end';
+export type DestroyReason =
+  'idle' | 'lifetime' | 'uses' | 'validation' | 'error' | 'reset' | 'leak' | 'end';
 
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
@@ -121,7 +158,11 @@ export interface PoolEvents<T> {
   release: { resource: T; heldMillis: number; error: unknown };
   destroy: { resource: T; reason: DestroyReason; error?: unknown };
   error: { error: PoolError; resource?: T };
-  leak: { resource: T; heldMillis: number; stack: string };
+  /**
+   * A resource held longer than `leakDetectionMillis` (once per checkout), or taken back after
+   * `leakReclaimMillis` (`reclaimed: true`). `stack` is where it was acquired.
+   */
+  leak: { resource: T; heldMillis: number; stack: string; reclaimed: boolean };
   circuit: { state: CircuitState; previous: CircuitState; lastError: unknown };
 }
 

@@ -1,5 +1,6 @@
 import { timerDelay, type Clock } from './clock.js';
 import { FifoQueue } from './fifo-queue.js';
+import type { OverloadControl } from './overload.js';
 import { PendingAcquire } from './pending-acquire.js';
 
 /**
@@ -11,6 +12,9 @@ import { PendingAcquire } from './pending-acquire.js';
  * clears a timer.
  *
  * Waiters that give up (abort) are only flagged; they are dropped when they reach the head.
+ *
+ * With overload control on, `serve()` sheds the heads that waited too long while the queue
+ * stands (overload.ts) instead of handing them a resource.
  */
 export class WaiterQueue<T> {
   private readonly _queue = new FifoQueue<PendingAcquire<T>>();
@@ -19,15 +23,21 @@ export class WaiterQueue<T> {
   private readonly _timeoutMillis: number;
   private readonly _now: Clock;
   private readonly _onExpired: (waiter: PendingAcquire<T>, now: number) => void;
+  private readonly _overload: OverloadControl;
+  private readonly _onShed: (waiter: PendingAcquire<T>, now: number, busyFor: number) => void;
 
   constructor(
     timeoutMillis: number,
     now: Clock,
     onExpired: (waiter: PendingAcquire<T>, now: number) => void,
+    overload: OverloadControl,
+    onShed: (waiter: PendingAcquire<T>, now: number, busyFor: number) => void,
   ) {
     this._timeoutMillis = timeoutMillis;
     this._now = now;
     this._onExpired = onExpired;
+    this._overload = overload;
+    this._onShed = onShed;
   }
 
   /** Callers still waiting (not counting those that gave up but are still queued). */
@@ -38,7 +48,7 @@ export class WaiterQueue<T> {
   enqueue(t: number, stack: string | undefined): PendingAcquire<T> {
     const waiter = new PendingAcquire<T>(t, this._timeoutMillis, stack);
     this._queue.push(waiter);
-    this._live++;
+    if (this._live++ === 0) this._overload.becameBusy(t);
     if (this._timer === undefined) this._armTimer();
     return waiter;
   }
@@ -47,17 +57,36 @@ export class WaiterQueue<T> {
   next(): PendingAcquire<T> | undefined {
     for (let waiter = this._queue.shift(); waiter !== undefined; waiter = this._queue.shift()) {
       if (!waiter.settled) {
-        this._live--;
+        if (--this._live === 0) this._overload.becameEmpty();
         return waiter;
       }
     }
     return undefined;
   }
 
+  /**
+   * The oldest caller to hand a resource to at `t`: like `next()`, but while the queue is
+   * overloaded, heads that waited longer than the target are shed (reported through `onShed`,
+   * which must settle them) and the next one is tried.
+   */
+  serve(t: number): PendingAcquire<T> | undefined {
+    const overload = this._overload;
+    if (!overload.enabled) return this.next();
+    for (;;) {
+      // Measured before `next()`, which may empty the queue and reset the clock.
+      const busyFor = overload.busyFor(t);
+      const waiter = this.next();
+      if (waiter === undefined || !overload.shouldShed(t - waiter.enqueuedAt, busyFor)) {
+        return waiter;
+      }
+      this._onShed(waiter, t, busyFor);
+    }
+  }
+
   /** Takes a waiter out of the count before its owner rejects it; false if already settled. */
   cancel(waiter: PendingAcquire<T>): boolean {
     if (waiter.settled) return false;
-    this._live--;
+    if (--this._live === 0) this._overload.becameEmpty();
     return true;
   }
 
@@ -87,7 +116,7 @@ export class WaiterQueue<T> {
       this._queue.shift();
       // Report before uncounting, so the timeout's counts include the caller that timed out.
       this._onExpired(head, t);
-      this._live--;
+      if (--this._live === 0) this._overload.becameEmpty();
     }
     this._armTimer();
   }

@@ -4,10 +4,10 @@
  */
 import type pg from 'pg';
 
-import type { Factory } from '../core/index.js';
+import type { DestroyReason, Factory } from '../core/index.js';
 import { connectFailure } from './classify.js';
 import { PgConnection } from './connection.js';
-import { PgConnectError } from './errors.js';
+import { PgClientReclaimedError, PgConnectError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import type { Redactor } from './redact.js';
 
@@ -25,6 +25,7 @@ export class PgClientFactory implements Factory<PgConnection> {
   readonly #redactor: Redactor;
   readonly #onIdleFailure: (connection: PgConnection, error: Error) => void;
   readonly #closeGraceMillis: number;
+  readonly #leakReclaimMillis: number;
 
   constructor(
     options: ResolvedOptions,
@@ -34,6 +35,7 @@ export class PgClientFactory implements Factory<PgConnection> {
     this.#options = options;
     this.#redactor = redactor;
     this.#onIdleFailure = onIdleFailure;
+    this.#leakReclaimMillis = options.core.leakReclaimMillis ?? 0;
     this.#closeGraceMillis = Math.min(
       kCloseGraceMillis,
       (options.core.destroyTimeoutMillis ?? 5_000) / 2,
@@ -69,8 +71,15 @@ export class PgClientFactory implements Factory<PgConnection> {
   }
 
   /** A clean close when the connection is healthy (the server logs no "unexpected EOF"). */
-  destroy(connection: PgConnection): Promise<void> | void {
+  destroy(connection: PgConnection, reason?: DestroyReason): Promise<void> | void {
     connection.markRemoved();
+    if (reason === 'leak') {
+      // Taken from a borrower who may still be using it: cut it off now, mid-query or not.
+      const limit = this.#leakReclaimMillis;
+      connection.revoke(() => new PgClientReclaimedError(limit));
+      connection.kill();
+      return;
+    }
     if (!connection.alive) {
       connection.kill();
       return;

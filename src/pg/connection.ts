@@ -44,6 +44,11 @@ export class PgConnection {
   onFailure: ((error: Error) => void) | undefined;
   #failure: Error | undefined;
   #ended = false;
+
+  /** Held by the pipelined dispatcher as a lane: it sets `onFailure` exactly while it does. */
+  get lane(): boolean {
+    return this.onFailure !== undefined;
+  }
   /** Set once the pool decided to close it; later errors are expected, not news. */
   #removed = false;
   #txStatus: TransactionStatus = 'I';
@@ -158,6 +163,31 @@ export class PgConnection {
   /** Marks it as being removed by the pool, so its closing errors are not reported. */
   markRemoved(): void {
     this.#removed = true;
+  }
+
+  /**
+   * The pool took it back from a borrower who held it too long (leak reclaim): from now on
+   * every `client.query` fails with `error()` instead of pg's untyped "not queryable".
+   * The client is never pooled again, so replacing its method is safe.
+   */
+  revoke(error: () => Error): void {
+    const client = this.client as unknown as { query: (...args: unknown[]) => unknown };
+    client.query = (...args: unknown[]): unknown => {
+      const last = args[args.length - 1];
+      const first = args[0] as { callback?: unknown } | undefined;
+      const callback =
+        typeof last === 'function'
+          ? last
+          : typeof first?.callback === 'function'
+            ? first.callback
+            : undefined;
+      const failure = error();
+      if (callback !== undefined) {
+        process.nextTick(callback as (e: Error) => void, failure);
+        return undefined;
+      }
+      return Promise.reject(failure);
+    };
   }
 
   /** Closes the socket at once, without the Terminate message. */

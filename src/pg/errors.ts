@@ -12,7 +12,8 @@ export type PgErrorCode =
   | 'ERR_PG_CONNECTION_LOST'
   | 'ERR_PG_TRANSACTION_ABORTED'
   | 'ERR_PG_TRANSACTION_RETRIES_EXHAUSTED'
-  | 'ERR_PG_INVALID_ARGUMENT';
+  | 'ERR_PG_INVALID_ARGUMENT'
+  | 'ERR_PG_CLIENT_RECLAIMED';
 
 /** What the classification found out about a connection-level failure. */
 export interface FailureDetails {
@@ -99,5 +100,21 @@ export class PgInvalidArgumentError extends PoolError<PgErrorCode> {
   constructor(argument: string, message: string) {
     super('ERR_PG_INVALID_ARGUMENT', `Invalid argument "${argument}": ${message}`);
     this.argument = argument;
+  }
+}
+
+/**
+ * The client was held past `leakReclaimMillis`, so the pool took it back and closed it; the
+ * borrower used it afterwards. Whatever the borrower was doing with it did not complete.
+ */
+export class PgClientReclaimedError extends PoolError<PgErrorCode> {
+  readonly leakReclaimMillis: number;
+
+  constructor(leakReclaimMillis: number) {
+    super(
+      'ERR_PG_CLIENT_RECLAIMED',
+      `This client was reclaimed by the pool: it was held longer than leakReclaimMillis (${leakReclaimMillis} ms) without being released, and has been closed. Release clients when done, and check out a new one`,
+    );
+    this.leakReclaimMillis = leakReclaimMillis;
   }
 }

@@ -7,6 +7,7 @@
  */
 export { Pool } from './pool.js';
 export {
+  PgClientReclaimedError,
   PgConnectError,
   PgConnectionLostError,
   PgInvalidArgumentError,
@@ -15,9 +16,10 @@ export {
   type FailureDetails,
   type PgErrorCode,
 } from './errors.js';
-export { PoolError, type PoolErrorCode, type PoolStats } from '../core/index.js';
+export { OverloadedError, PoolError, type PoolErrorCode, type PoolStats } from '../core/index.js';
 export type {
   IsolationLevel,
+  PgLeaseInfo,
   PoolConfig,
   QueryArrayConfig,
   QueryConfig,

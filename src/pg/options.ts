@@ -38,6 +38,8 @@ export interface PipelineSettings {
   readonly depth: number;
   /** A lane whose oldest query has run longer than this takes no new ones. */
   readonly slowQueryMillis: number;
+  /** Statements seen running longer than `slowQueryMillis` are run apart, not pipelined. */
+  readonly isolateSlowQueries: boolean;
 }
 
 const coreKeys = [
@@ -54,6 +56,9 @@ const coreKeys = [
   'createRetryMaxMillis',
   'circuitBreakerThreshold',
   'leakDetectionMillis',
+  'leakReclaimMillis',
+  'overloadTargetMillis',
+  'overloadIntervalMillis',
   'reapIntervalMillis',
 ] as const satisfies readonly (keyof CoreOptions)[];
 
@@ -80,6 +85,7 @@ const poolKeys = new Set<string>([
   'pipeline',
   'pipelineDepth',
   'pipelineSlowQueryMillis',
+  'pipelineIsolateSlowQueries',
 ]);
 
 /** Names people reach for that would otherwise pass silently to pg.Client and do nothing. */
@@ -165,12 +171,19 @@ function pipelineSettings(config: PoolConfig): PipelineSettings | undefined {
   }
   const slowQueryMillis = config.pipelineSlowQueryMillis ?? kPipelineSlowQueryMillis;
   checkNonNegative('pipelineSlowQueryMillis', slowQueryMillis);
+  const isolateSlowQueries = config.pipelineIsolateSlowQueries ?? true;
+  if (typeof isolateSlowQueries !== 'boolean') {
+    throw new InvalidOptionError(
+      'pipelineIsolateSlowQueries',
+      `expected a boolean, got ${typeof isolateSlowQueries}`,
+    );
+  }
   // pg's client-side read timeout (`query_timeout`) closes the connection when it fires, which
   // on a shared lane would fail every other caller's query with it: such pools run one query
   // per connection, as pg.Pool does.
   const readTimeout = config.query_timeout;
   if (typeof readTimeout === 'number' && readTimeout > 0) return undefined;
-  return on ? { depth, slowQueryMillis } : undefined;
+  return on ? { depth, slowQueryMillis, isolateSlowQueries } : undefined;
 }
 
 function coreOptions(config: PoolConfig): CorePoolOptions {

@@ -19,6 +19,7 @@ import { Redactor } from './redact.js';
 import { isSubmittable, submit } from './submit.js';
 import { runTransaction } from './transaction.js';
 import type {
+  PgLeaseInfo,
   PoolConfig,
   QueryArrayConfig,
   QueryConfig,
@@ -122,6 +123,22 @@ export class Pool extends EventEmitter {
   /** Gauges, counters and latency summaries of the underlying pool. */
   stats(): PoolStats {
     return this.#core.stats();
+  }
+
+  /**
+   * The connections checked out right now, longest-held first: the client, how long it has
+   * been held, and the stack where it was acquired (captured only while `leakDetectionMillis`
+   * or `leakReclaimMillis` is set). `pipelined` marks connections lent to pipelined
+   * `pool.query()` traffic rather than to a caller of `connect()` or `transaction()`.
+   */
+  leases(): PgLeaseInfo[] {
+    return this.#core.leases().map(({ resource, heldMillis, uses, stack }) => ({
+      client: resource.client,
+      heldMillis,
+      uses,
+      stack,
+      pipelined: resource.lane,
+    }));
   }
 
   // --- connect ----------------------------------------------------------------------------------
@@ -270,10 +287,11 @@ export class Pool extends EventEmitter {
       case 'remove':
         core.on('destroy', ({ resource }) => this.emit('remove', resource.client));
         break;
-      // lifeguard's own: a client held longer than leakDetectionMillis, and the breaker's state.
+      // lifeguard's own: a client held longer than leakDetectionMillis (or reclaimed after
+      // leakReclaimMillis), and the breaker's state.
       case 'leak':
-        core.on('leak', ({ resource, heldMillis, stack }) =>
-          this.emit('leak', resource.client, { heldMillis, stack }),
+        core.on('leak', ({ resource, heldMillis, stack, reclaimed }) =>
+          this.emit('leak', resource.client, { heldMillis, stack, reclaimed }),
         );
         break;
       case 'circuit':

@@ -35,6 +35,9 @@ export type CoreOptions = Pick<
   | 'createRetryMaxMillis'
   | 'circuitBreakerThreshold'
   | 'leakDetectionMillis'
+  | 'leakReclaimMillis'
+  | 'overloadTargetMillis'
+  | 'overloadIntervalMillis'
   | 'reapIntervalMillis'
 >;
 
@@ -76,6 +79,13 @@ export interface PoolConfig
    * so that they do not queue behind it. Default 10 ms; `Infinity` turns the check off.
    */
   pipelineSlowQueryMillis?: number | undefined;
+  /**
+   * A statement (by its text) seen in service longer than `pipelineSlowQueryMillis` on a
+   * pipelined connection is no longer pipelined: it runs on a connection of its own, as with
+   * `pipeline: false`, so that fast queries are not written behind it, until its runs there are
+   * fast again. Default `true`. See docs/pipelining.md.
+   */
+  pipelineIsolateSlowQueries?: boolean | undefined;
 }
 
 /** `pool.query()`'s config object: pg's, plus per-query timeouts (run with `SET LOCAL`). */
@@ -110,3 +120,16 @@ export interface TransactionOptions extends Timeouts {
 
 /** The client a transaction function gets: a real pg.Client, already inside BEGIN. */
 export type TransactionClient = pg.ClientBase;
+
+/** One checked-out connection, as `pool.leases()` lists it. */
+export interface PgLeaseInfo {
+  readonly client: pg.ClientBase;
+  /** How long it has been held, in milliseconds. */
+  readonly heldMillis: number;
+  /** Checkouts of this connection so far, this one included. */
+  readonly uses: number;
+  /** Where it was acquired; captured only while `leakDetectionMillis` or `leakReclaimMillis` is set. */
+  readonly stack: string | undefined;
+  /** Lent to pipelined `pool.query()` traffic, not to a caller of `connect()`/`transaction()`. */
+  readonly pipelined: boolean;
+}

@@ -64,6 +64,8 @@ export class FakeFactory {
   readonly live = new Set<FakeResource>();
   /** Resources passed to `destroy`, in order (a resource destroyed twice appears twice). */
   readonly destroyed: FakeResource[] = [];
+  /** The reason the pool gave with each `destroy` call, in order. */
+  readonly destroyReasons: string[] = [];
   /** Resources passed to `destroy` when they were not live (destroyed twice, or never made). */
   readonly badDestroys: FakeResource[] = [];
   readonly calls: Record<Phase, number> = { create: 0, validate: 0, reset: 0, destroy: 0 };
@@ -114,7 +116,10 @@ export class FakeFactory {
   factory(options: FakeFactoryOptions = {}): Factory<FakeResource> {
     const factory: Factory<FakeResource> = {
       create: (signal) => this.#create(signal),
-      destroy: (resource) => this.#destroy(resource),
+      destroy: (resource, reason) => {
+        this.destroyReasons.push(reason);
+        return this.#destroy(resource);
+      },
     };
     if (options.validate === true) factory.validate = (resource) => this.#validate(resource);
     if (options.reset === true) factory.reset = (resource) => this.#reset(resource);
