@@ -183,7 +183,7 @@ export class PgConnection {
             : undefined;
       const failure = error();
       if (callback !== undefined) {
-        process.nextTick(callback as (e: Error) => void, failure);
+        process.nextTick(callback, failure);
         return undefined;
       }
       return Promise.reject(failure);

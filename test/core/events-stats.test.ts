@@ -14,7 +14,16 @@ import {
 
 useFakeClock();
 
-const noDestroys = { idle: 0, lifetime: 0, uses: 0, validation: 0, error: 0, reset: 0, leak: 0, end: 0 };
+const noDestroys = {
+  idle: 0,
+  lifetime: 0,
+  uses: 0,
+  validation: 0,
+  error: 0,
+  reset: 0,
+  leak: 0,
+  end: 0,
+};
 
 describe('events', () => {
   it('emits create with how long the creation took', async () => {

@@ -78,7 +78,7 @@ describe('leak reclaim (lifeguard/pg)', () => {
     const result = await outcome;
     expect(result).toBeInstanceOf(Error);
     client.release();
-    expect((await pool.query('SELECT 2 AS n')).rows[0].n).toBe(2);
+    expect((await pool.query<{ n: number }>('SELECT 2 AS n')).rows[0]!.n).toBe(2);
   });
 });
 
@@ -123,6 +123,6 @@ describe('overload shedding (lifeguard/pg)', () => {
     }
     expect(pool.stats().shed).toBe(5);
     // With the queue gone, the pool serves again.
-    expect((await pool.query('SELECT 3 AS n')).rows[0].n).toBe(3);
+    expect((await pool.query<{ n: number }>('SELECT 3 AS n')).rows[0]!.n).toBe(3);
   });
 });
