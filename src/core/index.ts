@@ -4,3 +4,4 @@ export * from './errors.js';
 export type * from './types.js';
 export type { NormalizedOptions } from './options.js';
 export { OverloadControl } from './overload.js';
+export * from './health.js';

@@ -27,3 +27,4 @@ export type {
   TransactionClient,
   TransactionOptions,
 } from './types.js';
+export type { PgHealthOptions } from './health.js';

@@ -6,12 +6,13 @@ import { EventEmitter } from 'node:events';
 
 import type pg from 'pg';
 
-import { Pool as CorePool, type PoolStats } from '../core/index.js';
+import { Pool as CorePool, type HealthReport, type PoolStats } from '../core/index.js';
 import { Checkout } from './checkout.js';
 import { PgClientFactory } from './client-factory.js';
 import type { PgConnection } from './connection.js';
 import { PooledDispatcher, type Dispatcher, type QueryValues } from './dispatch.js';
 import { PgInvalidArgumentError } from './errors.js';
+import { checkPgHealth, type PgHealthOptions } from './health.js';
 import { resolveOptions } from './options.js';
 import { PipelineDispatcher } from './pipeline.js';
 import { lend } from './pooled-client.js';
@@ -139,6 +140,15 @@ export class Pool extends EventEmitter {
       stack,
       pipelined: resource.lane,
     }));
+  }
+
+  /**
+   * Runs `SELECT 1` through the pool and reports `ok`, `degraded` or `down`, with its latency,
+   * the stats and the circuit state. Answers within `timeoutMillis` (default 5 s) and never
+   * rejects; concurrent calls share one check. See docs/health.md.
+   */
+  health(options?: PgHealthOptions): Promise<HealthReport> {
+    return checkPgHealth(this, options);
   }
 
   // --- connect ----------------------------------------------------------------------------------

@@ -1,0 +1,190 @@
+/**
+ * The OpenTelemetry exporter: the pool's metrics as `@opentelemetry/api` instruments.
+ *
+ * Counts and counters are observable instruments, read off the pool in one batch callback when
+ * the SDK collects; the duration histograms are recorded from pool events, in seconds. Every
+ * point carries `db.client.connection.pool.name`.
+ *
+ * Only types are imported from `@opentelemetry/api`: with a `meter` or `meterProvider` given,
+ * the API package is never loaded, and `lifeguard/metrics` imports fine without it.
+ */
+import { createRequire } from 'node:module';
+import type * as OtelApi from '@opentelemetry/api';
+import type {
+  Attributes,
+  BatchObservableResult,
+  Histogram,
+  Meter,
+  MeterProvider,
+  Observable,
+  ValueType,
+} from '@opentelemetry/api';
+
+import {
+  defaultDurationBuckets,
+  durationHistograms,
+  observedMetrics,
+  otelAttribute,
+  otelPoolNameAttribute,
+  validBuckets,
+  type ObservedMetric,
+  type PointAttributes,
+} from './catalog.js';
+import { MetricsError } from './errors.js';
+import { MetricsSource, type DurationEvent, type Instrumentable } from './source.js';
+
+export interface OpenTelemetryOptions {
+  /** The meter to create the instruments on. Wins over `meterProvider`. */
+  meter?: Meter;
+  /**
+   * Where to get a meter named `lifeguard` from. Default the global provider
+   * (`metrics.getMeterProvider()` of `@opentelemetry/api`).
+   */
+  meterProvider?: MeterProvider;
+  /** Bucket boundaries, in seconds, advised for the three duration histograms. */
+  buckets?: readonly number[];
+}
+
+/** What `instrumentOpenTelemetry` returns. */
+export interface OpenTelemetryInstrumentation {
+  /** The pool's name, as `db.client.connection.pool.name` carries it. */
+  readonly poolName: string;
+  /**
+   * Stops: unsubscribes from the pool and removes its observable callback, so its counts and
+   * counters are no longer reported. Histogram points already recorded stay with the SDK (the
+   * API has no way to delete them). Idempotent.
+   */
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+export const meterName = 'lifeguard';
+
+/** `ValueType.INT`, written out so that the API package is not loaded for an enum. */
+const kInt = 0 as ValueType.INT;
+
+/** Pool names instrumented on each meter: two pools of one name would overwrite each other. */
+const poolsByMeter = new WeakMap<Meter, Set<string>>();
+
+function globalMeterProvider(): MeterProvider {
+  try {
+    const api = createRequire(import.meta.url)('@opentelemetry/api') as typeof OtelApi;
+    return api.metrics.getMeterProvider();
+  } catch (cause) {
+    if ((cause as { code?: unknown }).code !== 'MODULE_NOT_FOUND') throw cause;
+    throw new MetricsError(
+      'ERR_METRICS_PEER_MISSING',
+      'instrumentOpenTelemetry needs @opentelemetry/api (npm install @opentelemetry/api), ' +
+        'or a meter or meterProvider passed in',
+      { cause },
+    );
+  }
+}
+
+function attributesOf(poolAttributes: Attributes, attributes: PointAttributes): Attributes {
+  if (attributes.state === undefined && attributes.reason === undefined) return poolAttributes;
+  const result: Attributes = { ...poolAttributes };
+  if (attributes.state !== undefined) result[otelAttribute.state] = attributes.state;
+  if (attributes.reason !== undefined) result[otelAttribute.reason] = attributes.reason;
+  return result;
+}
+
+function createObservable(meter: Meter, metric: ObservedMetric): Observable {
+  const options = { description: metric.description, unit: metric.unit, valueType: kInt };
+  switch (metric.kind) {
+    case 'counter':
+      return meter.createObservableCounter(metric.otelName, options);
+    case 'updowncounter':
+      return meter.createObservableUpDownCounter(metric.otelName, options);
+    case 'gauge':
+      return meter.createObservableGauge(metric.otelName, options);
+  }
+}
+
+/**
+ * Exports a pool's metrics through OpenTelemetry: `db.client.connection.*` per the semantic
+ * conventions for database client connection pools, and Lifeguard's own `lifeguard.pool.*`.
+ * Accepts a core pool or a `lifeguard/pg` Pool. See docs/metrics.md.
+ *
+ * @example
+ * import { metrics } from '@opentelemetry/api';
+ * const handle = instrumentOpenTelemetry(pool, { meter: metrics.getMeter('my-service') });
+ */
+export function instrumentOpenTelemetry(
+  pool: Instrumentable,
+  options: OpenTelemetryOptions = {},
+): OpenTelemetryInstrumentation {
+  const source = new MetricsSource(pool);
+  if (options.buckets !== undefined && !validBuckets(options.buckets)) {
+    throw new MetricsError(
+      'ERR_METRICS_INVALID_OPTION',
+      'buckets must be finite, positive and strictly increasing (seconds)',
+    );
+  }
+  const meter =
+    options.meter ?? (options.meterProvider ?? globalMeterProvider()).getMeter(meterName);
+  let names = poolsByMeter.get(meter);
+  if (names === undefined) {
+    names = new Set();
+    poolsByMeter.set(meter, names);
+  }
+  if (names.has(source.name)) {
+    throw new MetricsError(
+      'ERR_METRICS_DUPLICATE_POOL',
+      `A pool named ${JSON.stringify(source.name)} is already instrumented on this meter; ` +
+        'give each pool its own name (option `name`)',
+    );
+  }
+  names.add(source.name);
+
+  const poolAttributes: Attributes = Object.freeze({ [otelPoolNameAttribute]: source.name });
+  // Creating an instrument that already exists on the meter returns the same stream, so every
+  // pool on one meter reports into the same metrics, told apart by the pool name attribute.
+  const observed = observedMetrics.map((metric) => ({
+    metric,
+    observable: createObservable(meter, metric),
+  }));
+  const observables = observed.map((o) => o.observable);
+  const callback = (result: BatchObservableResult): void => {
+    const reading = source.read();
+    for (const { metric, observable } of observed) {
+      for (const point of metric.points(reading)) {
+        result.observe(observable, point.value, attributesOf(poolAttributes, point.attributes));
+      }
+    }
+  };
+  meter.addBatchObservableCallback(callback, observables);
+
+  const buckets = [...(options.buckets ?? defaultDurationBuckets)];
+  const histograms = new Map<DurationEvent, Histogram>();
+  for (const h of durationHistograms) {
+    histograms.set(
+      h.event,
+      meter.createHistogram(h.otelName, {
+        description: h.description,
+        unit: 's',
+        advice: { explicitBucketBoundaries: buckets },
+      }),
+    );
+  }
+  const recorder = (event: DurationEvent): ((seconds: number) => void) => {
+    const histogram = histograms.get(event)!;
+    return (seconds) => histogram.record(seconds, poolAttributes);
+  };
+  const unsubscribe = source.watchDurations({
+    create: recorder('create'),
+    acquire: recorder('acquire'),
+    release: recorder('release'),
+  });
+
+  const poolNames = names;
+  let closed = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    unsubscribe();
+    meter.removeBatchObservableCallback(callback, observables);
+    poolNames.delete(source.name);
+  };
+  return { poolName: source.name, close, [Symbol.dispose]: close };
+}
