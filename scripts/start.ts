@@ -5,13 +5,18 @@
  * pool. Prints throughput and latency side by side, then the pool's own statistics.
  *
  *   npm start -- [--requests 2000] [--concurrency 200] [--pool-max 10] [--users 10000]
- *                [--uncapped] [--help]
+ *                [--uncapped] [--dashboard-port 0] [--dashboard-keep-open] [--help]
+ *
+ * The pool's live dashboard (lifeguard/dashboard) is served on 127.0.0.1 while the scenario
+ * runs; its URL is printed first. --dashboard-keep-open keeps it (and the pool) up afterwards,
+ * until Ctrl-C.
  *
  * Uses a private embedded PostgreSQL (stopped and deleted at the end) unless DATABASE_URL or
  * PG* variables point at a server. See docs/start.md.
  */
 import { parseArgs } from 'node:util';
 
+import { startDashboard, type StandaloneDashboard } from '../src/dashboard/index.js';
 import { Pool, type PoolStats } from '../src/pg/index.js';
 import { redactUrl, startDatabase, type Database } from './lib/database.js';
 import { ConnectionMonitor, type ServerInfo } from './lib/monitor.js';
@@ -43,6 +48,8 @@ const USAGE = `usage: npm start -- [options]
   --users N         rows in the users table                     (default 10000)
   --uncapped        let the per-request run exceed the server's free connection slots
                     (shows "too many clients" errors); by default it is capped below them
+  --dashboard-port N       port of the pool's live dashboard on 127.0.0.1 (default 0: any free one)
+  --dashboard-keep-open    keep the dashboard open after the scenario, until Ctrl-C
   -h, --help        this text
 
 Uses an embedded PostgreSQL unless DATABASE_URL or PG* variables are set.`;
@@ -58,6 +65,8 @@ interface Options {
   poolMax: number;
   users: number;
   uncapped: boolean;
+  dashboardPort: number;
+  dashboardKeepOpen: boolean;
 }
 
 function parseOptions(): Options {
@@ -68,6 +77,8 @@ function parseOptions(): Options {
       'pool-max': { type: 'string', default: '10' },
       users: { type: 'string', default: '10000' },
       uncapped: { type: 'boolean', default: false },
+      'dashboard-port': { type: 'string', default: '0' },
+      'dashboard-keep-open': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -81,7 +92,19 @@ function parseOptions(): Options {
     poolMax: positiveInt('pool-max', values['pool-max']),
     users: positiveInt('users', values.users),
     uncapped: values.uncapped,
+    dashboardPort: port('dashboard-port', values['dashboard-port']),
+    dashboardKeepOpen: values['dashboard-keep-open'],
   };
+}
+
+function port(flag: string, raw: string): number {
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 0 || value > 65_535) {
+    throw new UsageError(
+      `--${flag} must be a port number from 0 to 65535, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return value;
 }
 
 function positiveInt(flag: string, raw: string): number {
@@ -99,8 +122,17 @@ class UsageError extends Error {}
 
 const interrupted = new AbortController();
 let database: Database | undefined;
+/** Set while --dashboard-keep-open waits: Ctrl-C then ends the wait, and main() cleans up. */
+let endKeepOpen: (() => void) | undefined;
 
 function onSignal(signal: NodeJS.Signals): void {
+  if (endKeepOpen !== undefined) {
+    endKeepOpen();
+    endKeepOpen = undefined;
+    // A second Ctrl-C during the clean-up interrupts it as usual.
+    process.once(signal, onSignal);
+    return;
+  }
   if (interrupted.signal.aborted) return;
   interrupted.abort();
   console.error(`\n${signal}: stopping the database...`);
@@ -156,20 +188,50 @@ async function main(): Promise<void> {
         'each request POST /users/:id/events: SELECT the user by primary key, INSERT an event\n',
     );
 
-    const direct = await runDirect(db.url, monitor, server, options);
-    if (interrupted.signal.aborted) return;
-    const eventsAfterDirect = await countEvents(monitor);
-    const pool = await runPool(db.url, monitor, options);
-    if (interrupted.signal.aborted) return;
-    const events = await countEvents(monitor);
+    // The pool exists from the start (it opens nothing until the second run uses it), so that
+    // its dashboard can be opened before the burst reaches it.
+    const pool = new Pool({
+      connectionString: db.url,
+      max: options.poolMax,
+      application_name: POOL_APP,
+    });
+    let dashboard: StandaloneDashboard | undefined;
+    try {
+      dashboard = await startDashboard(pool, {
+        port: options.dashboardPort,
+        // The pool's run lasts well under a second with the defaults: sample often enough to
+        // draw it, and keep 10 minutes of history for --dashboard-keep-open.
+        intervalMillis: 200,
+        historySize: 3_000,
+      });
+      console.log(
+        `dashboard    ${dashboard.url} (live while this runs` +
+          `${options.dashboardKeepOpen ? ', and afterwards until Ctrl-C' : '; --dashboard-keep-open keeps it'})\n`,
+      );
 
-    printComparison(direct, pool, options);
-    printPoolStats(pool);
-    const expected = direct.result.ok + pool.result.ok;
-    console.log(
-      `\nevents table: ${events} rows (${eventsAfterDirect} + ${events - eventsAfterDirect}), ` +
-        `${events === expected ? 'one per successful request' : `expected ${expected}`}`,
-    );
+      const direct = await runDirect(db.url, monitor, server, options);
+      if (interrupted.signal.aborted) return;
+      const eventsAfterDirect = await countEvents(monitor);
+      const run = await runPool(pool, db.url, monitor, options);
+      if (interrupted.signal.aborted) return;
+      const events = await countEvents(monitor);
+
+      printComparison(direct, run, options);
+      printPoolStats(run);
+      const expected = direct.result.ok + run.result.ok;
+      console.log(
+        `\nevents table: ${events} rows (${eventsAfterDirect} + ${events - eventsAfterDirect}), ` +
+          `${events === expected ? 'one per successful request' : `expected ${expected}`}`,
+      );
+
+      if (options.dashboardKeepOpen) {
+        console.log(`\ndashboard still open at ${dashboard.url}; Ctrl-C to stop`);
+        await new Promise<void>((resolve) => (endKeepOpen = resolve));
+      }
+    } finally {
+      await dashboard?.close();
+      await pool.end();
+    }
 
     // Leave an external database as we found it; an embedded one is deleted as a whole.
     if (db.external) await dropSchema(monitor);
@@ -210,8 +272,9 @@ async function runDirect(
   return { result, concurrency, capped, peakSessions };
 }
 
-/** Phase 2: the same burst through lifeguard's pool. */
+/** Phase 2: the same burst through lifeguard's pool (ended by the caller, after the report). */
 async function runPool(
+  pool: Pool,
   url: string,
   monitor: ConnectionMonitor,
   options: Options,
@@ -220,40 +283,31 @@ async function runPool(
     `[2/2] lifeguard Pool (max ${options.poolMax}), pool.query() x2 per request, ` +
       `${options.concurrency} at a time`,
   );
-  const pool = new Pool({
-    connectionString: url,
-    max: options.poolMax,
-    application_name: POOL_APP,
-  });
+  const watch = monitor.watch(POOL_APP, 25);
+  let peakWaiting = 0;
+  // Requests queue inside the pool, not on the server: sample how many at once.
+  const sampler = setInterval(() => {
+    peakWaiting = Math.max(peakWaiting, pool.waitingCount);
+  }, 5);
+  sampler.unref();
+  let result: BurstResult;
   try {
-    const watch = monitor.watch(POOL_APP, 25);
-    let peakWaiting = 0;
-    // Requests queue inside the pool, not on the server: sample how many at once.
-    const sampler = setInterval(() => {
-      peakWaiting = Math.max(peakWaiting, pool.waitingCount);
-    }, 5);
-    sampler.unref();
-    let result: BurstResult;
-    try {
-      result = await runBurst({
-        requests: options.requests,
-        concurrency: options.concurrency,
-        users: options.users,
-        handler: pooled(pool),
-        url,
-        signal: interrupted.signal,
-      });
-    } finally {
-      clearInterval(sampler);
-    }
-    const peakSessions = await watch.stop();
-    const stats = pool.stats();
-    const counters = { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount };
-    console.log(`      ${summaryLine(result)}\n`);
-    return { result, stats, counters, peakWaiting, peakSessions };
+    result = await runBurst({
+      requests: options.requests,
+      concurrency: options.concurrency,
+      users: options.users,
+      handler: pooled(pool),
+      url,
+      signal: interrupted.signal,
+    });
   } finally {
-    await pool.end();
+    clearInterval(sampler);
   }
+  const peakSessions = await watch.stop();
+  const stats = pool.stats();
+  const counters = { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount };
+  console.log(`      ${summaryLine(result)}\n`);
+  return { result, stats, counters, peakWaiting, peakSessions };
 }
 
 function indent(text: string, prefix: string): string {

@@ -1,5 +1,15 @@
 import { boundedCall } from './bounded-call.js';
 import { captureStack, withCallerStack } from './caller-stack.js';
+import {
+  acquireEndChannel,
+  acquireStartChannel,
+  createEndChannel,
+  createStartChannel,
+  destroyChannel,
+  releaseChannel,
+  type AcquireMessage,
+  type CreateMessage,
+} from './channels.js';
 import { kMaxTimerMillis, monotonicClock, timerDelay } from './clock.js';
 import { CreateBackoff } from './create-backoff.js';
 import { TypedEmitter } from './emitter.js';
@@ -170,6 +180,14 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
    * resource is ready this allocates no timer and resolves on the next microtask.
    */
   acquire(options?: AcquireOptions): Promise<T> {
+    // One read per channel when nobody subscribes (docs/channels.md).
+    if (acquireStartChannel.hasSubscribers || acquireEndChannel.hasSubscribers) {
+      return this._acquireTraced(options);
+    }
+    return this._acquire(options);
+  }
+
+  private _acquire(options: AcquireOptions | undefined): Promise<T> {
     if (this._endPromise !== undefined) {
       return Promise.reject(new PoolClosedError('Cannot acquire: the pool has been ended'));
     }
@@ -238,6 +256,16 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
     const failed = error !== undefined && error !== null && error !== false;
     if (this.listeners.release !== undefined) {
       this.emit('release', { resource, heldMillis, error: failed ? error : undefined });
+    }
+    if (releaseChannel.hasSubscribers) {
+      const name = this._options.name;
+      releaseChannel.publish({
+        pool: this,
+        name,
+        resource,
+        heldMillis,
+        error: failed ? error : undefined,
+      });
     }
     if (failed || record.doomed) this._destroy(record, 'error', failed ? error : undefined);
     else if (this._endPromise !== undefined) this._destroy(record, 'end');
@@ -335,6 +363,27 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
       min: this._options.min,
       circuit: this._backoff.state,
     });
+  }
+
+  /** `acquire()` with its start published now and its end once it settles. */
+  private _acquireTraced(options: AcquireOptions | undefined): Promise<T> {
+    const message: AcquireMessage<T> = { pool: this, name: this._options.name };
+    const startedAt = this._now();
+    if (acquireStartChannel.hasSubscribers) acquireStartChannel.publish(message);
+    return this._acquire(options).then(
+      (resource) => {
+        message.resource = resource;
+        message.waitedMillis = this._now() - startedAt;
+        if (acquireEndChannel.hasSubscribers) acquireEndChannel.publish(message);
+        return resource;
+      },
+      (error: unknown) => {
+        message.waitedMillis = this._now() - startedAt;
+        message.error = error;
+        if (acquireEndChannel.hasSubscribers) acquireEndChannel.publish(message);
+        throw error;
+      },
+    );
   }
 
   private _waitFor(waiter: PendingAcquire<T>): Promise<T> {
@@ -571,6 +620,13 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
   private _create(): void {
     this._pendingCreates++;
     const startedAt = this._now();
+    const message: CreateMessage<T> | undefined =
+      createStartChannel.hasSubscribers || createEndChannel.hasSubscribers
+        ? { pool: this, name: this._options.name }
+        : undefined;
+    if (message !== undefined && createStartChannel.hasSubscribers) {
+      createStartChannel.publish(message);
+    }
     const { controller, settled } = attemptCreate(
       this._factory,
       this._options.createTimeoutMillis,
@@ -578,11 +634,13 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
         created: (resource) => {
           this._pendingCreates--;
           this._createControllers.delete(controller);
+          if (message !== undefined) this._publishCreateEnd(message, startedAt, { resource });
           this._created(resource, startedAt);
         },
         failed: (error) => {
           this._pendingCreates--;
           this._createControllers.delete(controller);
+          if (message !== undefined) this._publishCreateEnd(message, startedAt, { error });
           this._createFailed(error);
         },
         late: (resource) => this._destroyLate(resource),
@@ -590,6 +648,17 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
     );
     this._createControllers.add(controller);
     this._track(settled);
+  }
+
+  private _publishCreateEnd(
+    message: CreateMessage<T>,
+    startedAt: number,
+    outcome: { resource: T } | { error: unknown },
+  ): void {
+    message.durationMillis = this._now() - startedAt;
+    if ('resource' in outcome) message.resource = outcome.resource;
+    else message.error = outcome.error;
+    if (createEndChannel.hasSubscribers) createEndChannel.publish(message);
   }
 
   private _created(resource: T, startedAt: number): void {
@@ -663,6 +732,14 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
   private _runDestroy(resource: T, reason: DestroyReason, error?: unknown): void {
     this._stats.destroyed(reason);
     this.emit('destroy', error === undefined ? { resource, reason } : { resource, reason, error });
+    if (destroyChannel.hasSubscribers) {
+      const name = this._options.name;
+      destroyChannel.publish(
+        error === undefined
+          ? { pool: this, name, resource, reason }
+          : { pool: this, name, resource, reason, error },
+      );
+    }
     const timeout = this._options.destroyTimeoutMillis;
     this._track(
       boundedCall(

@@ -16,6 +16,7 @@ import { checkPgHealth, type PgHealthOptions } from './health.js';
 import { resolveOptions } from './options.js';
 import { PipelineDispatcher } from './pipeline.js';
 import { lend } from './pooled-client.js';
+import { queryTraced, traceQuery } from './query-channels.js';
 import { Redactor } from './redact.js';
 import { isSubmittable, submit } from './submit.js';
 import { runTransaction } from './transaction.js';
@@ -218,7 +219,11 @@ export class Pool extends EventEmitter {
               'pass the query text or config first, the callback last',
             ),
           )
-        : this.#dispatcher.dispatch(text as string | QueryConfig, values as QueryValues);
+        : queryTraced()
+          ? traceQuery(this, this.#core.name, queryText(text), () =>
+              this.#dispatcher.dispatch(text as string | QueryConfig, values as QueryValues),
+            )
+          : this.#dispatcher.dispatch(text as string | QueryConfig, values as QueryValues);
     if (callback === undefined) return result;
     const cb = callback;
     result.then(
@@ -312,6 +317,13 @@ export class Pool extends EventEmitter {
     }
     this.#bridged.add(event);
   }
+}
+
+/** The statement text of `query()`'s first argument, for tracing. */
+function queryText(text: unknown): string {
+  if (typeof text === 'string') return text;
+  const config = text as { text?: unknown } | null | undefined;
+  return typeof config?.text === 'string' ? config.text : '';
 }
 
 /**

@@ -1,0 +1,20 @@
+/**
+ * `lifeguard/dashboard`: a live web page for a pool. Mount `createDashboard(pool).handler` in
+ * node:http or Express, or run `startDashboard(pool)` on a port of its own. See docs/dashboard.md.
+ *
+ * @example
+ * import { startDashboard } from 'lifeguard/dashboard';
+ * const dashboard = await startDashboard(pool);
+ * console.log(`dashboard at ${dashboard.url}`);
+ */
+export { createDashboard, type Dashboard, type DashboardOptions } from './handler.js';
+export { startDashboard, type StandaloneDashboard, type StandaloneOptions } from './standalone.js';
+export { DashboardError, type DashboardErrorCode } from './errors.js';
+export type {
+  DashboardSample,
+  DashboardSnapshot,
+  DashboardState,
+  DashboardUpdate,
+} from './sampler.js';
+export type { DashboardSource, DashboardStats, WrappingPool } from './source.js';
+export type { WaitHistogramSnapshot } from './wait-histogram.js';

@@ -1,0 +1,229 @@
+/**
+ * The dashboard's sampler under fake timers: what one sample holds, rates from cumulative
+ * counters, errors by code (reported or derived), the wait-time histogram fed by `acquire`
+ * events, the bounded history, and that closing leaves no timer and no listener behind.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
+import { Pool, type PoolStats } from '../../src/core/index.js';
+import { HistoryRing } from '../../src/dashboard/history-ring.js';
+import { Sampler, type DashboardUpdate } from '../../src/dashboard/sampler.js';
+import type { DashboardStats, WrappingPool } from '../../src/dashboard/source.js';
+import { bucketOf, kWaitBucketBounds } from '../../src/dashboard/wait-histogram.js';
+
+const pools: Pool<object>[] = [];
+const samplers: Sampler[] = [];
+
+beforeEach(() => {
+  vi.useFakeTimers({
+    toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'],
+  });
+});
+afterEach(async () => {
+  for (const sampler of samplers.splice(0)) sampler.close();
+  await Promise.all(pools.splice(0).map((pool) => pool.end()));
+  vi.useRealTimers();
+});
+
+function corePool(max = 2): Pool<object> {
+  const pool = new Pool<object>({ create: async () => ({}), destroy() {} }, { max, name: 'core' });
+  pools.push(pool);
+  return pool;
+}
+
+function sampler(source: Pool<object> | WrappingPool, intervalMillis = 1000, historySize = 10) {
+  const s = new Sampler(source, { intervalMillis, historySize });
+  samplers.push(s);
+  return s;
+}
+
+/** A wrapper whose stats the test sets by hand, on top of a real core pool's. */
+function wrapper(overrides: () => Partial<DashboardStats>, waitingCount?: number): WrappingPool {
+  const core = corePool();
+  return {
+    core,
+    name: 'wrapped',
+    stats: (): DashboardStats => ({ ...core.stats(), ...overrides() }),
+    ...(waitingCount === undefined ? {} : { waitingCount }),
+  };
+}
+
+function collect(s: Sampler): DashboardUpdate[] {
+  const updates: DashboardUpdate[] = [];
+  s.subscribe((u) => updates.push(u));
+  return updates;
+}
+
+describe('Sampler', () => {
+  it('takes a first sample at once, then one per interval, into a bounded history', () => {
+    const s = sampler(corePool(), 1000, 3);
+    expect(s.snapshot().history).toHaveLength(1);
+    expect(s.snapshot()).toMatchObject({ name: 'core', intervalMillis: 1000, historySize: 3 });
+    const updates = collect(s);
+    vi.advanceTimersByTime(999);
+    expect(updates).toHaveLength(0);
+    vi.advanceTimersByTime(1);
+    expect(updates).toHaveLength(1);
+    vi.advanceTimersByTime(4000);
+    expect(updates).toHaveLength(5);
+    const history = s.snapshot().history;
+    expect(history).toHaveLength(3);
+    // Oldest first, and the last is the latest update's sample.
+    expect(history.map((h) => h.time)).toEqual([...history.map((h) => h.time)].sort());
+    expect(history.at(-1)).toEqual(updates.at(-1)!.sample);
+  });
+
+  it('reports the gauges of the pool at each sample', async () => {
+    const pool = corePool(3);
+    const s = sampler(pool);
+    const updates = collect(s);
+    const a = await pool.acquire();
+    const b = await pool.acquire();
+    pool.release(b);
+    vi.advanceTimersByTime(1000);
+    expect(updates[0]!.sample).toMatchObject({
+      total: 2,
+      idle: 1,
+      inUse: 1,
+      waiting: 0,
+      pendingCreates: 0,
+      circuit: 'closed',
+    });
+    expect(updates[0]!.state).toMatchObject({ max: 3, min: 0 });
+    pool.release(a);
+  });
+
+  it('turns checkouts into a rate per second when the pool does not count queries', async () => {
+    const pool = corePool();
+    const s = sampler(pool, 500);
+    const updates = collect(s);
+    for (let i = 0; i < 6; i++) await pool.use(async () => undefined);
+    vi.advanceTimersByTime(500);
+    expect(updates[0]!.state).toMatchObject({ throughputUnit: 'checkouts', throughputTotal: 6 });
+    expect(updates[0]!.sample.throughput).toBeCloseTo(12, 6); // 6 in 0.5 s
+    vi.advanceTimersByTime(500);
+    expect(updates[1]!.sample.throughput).toBe(0);
+  });
+
+  it('prefers the queries counter when the pool reports one', () => {
+    let queries = 100;
+    const s = sampler(
+      wrapper(() => ({ queries })),
+      1000,
+    );
+    const updates = collect(s);
+    queries = 350;
+    vi.advanceTimersByTime(1000);
+    expect(updates[0]!.state).toMatchObject({ throughputUnit: 'queries', throughputTotal: 350 });
+    expect(updates[0]!.sample.throughput).toBeCloseTo(250, 6);
+  });
+
+  it('derives errors by code from the core counters when the pool keeps no tally', () => {
+    let counters: Partial<PoolStats> = {};
+    const s = sampler(wrapper(() => counters));
+    const updates = collect(s);
+    counters = { timeouts: 3, aborts: 1, rejectedQueueFull: 0, circuitRejections: 2, shed: 4 };
+    vi.advanceTimersByTime(1000);
+    expect(updates[0]!.state.errors).toEqual({
+      ERR_POOL_ACQUIRE_TIMEOUT: 3,
+      ERR_POOL_ABORTED: 1,
+      ERR_POOL_CIRCUIT_OPEN: 2,
+      ERR_POOL_OVERLOADED: 4,
+    });
+    expect(updates[0]!.state.errorsTotal).toBe(10);
+    expect(updates[0]!.sample.errorRate).toBeCloseTo(10, 6);
+  });
+
+  it("uses the pool's own errors by code when it reports them", () => {
+    const errors = { '23505': 2, ERR_PG_CONNECTION_LOST: 1 };
+    const s = sampler(wrapper(() => ({ errors, timeouts: 7 })));
+    const updates = collect(s);
+    vi.advanceTimersByTime(1000);
+    expect(updates[0]!.state.errors).toEqual(errors);
+    expect(updates[0]!.state.errorsTotal).toBe(3);
+  });
+
+  it("shows the wrapper's waiting count (queued queries included) when it has one", () => {
+    const s = sampler(wrapper(() => ({}), 42));
+    expect(s.snapshot().history[0]!.waiting).toBe(42);
+  });
+
+  it('buckets the wait of every checkout from the acquire event', async () => {
+    // Real time: the core reads its own monotonic clock, which fake timers do not move.
+    vi.useRealTimers();
+    const pool = corePool(1);
+    // Warm: with the resource created and idle, the next acquire takes it without waiting.
+    pool.release(await pool.acquire());
+    const s = sampler(pool);
+    const held = await pool.acquire(); // no wait (idle resource): the first bucket
+    const waiting = pool.acquire();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    pool.release(held);
+    pool.release(await waiting); // waited about 30 ms: the 20-50 ms bucket
+    const histogram = s.snapshot().state.histogram;
+    expect(histogram.bounds).toEqual(kWaitBucketBounds);
+    expect(histogram.total).toBe(2);
+    expect(histogram.counts[0]).toBe(1);
+    expect(histogram.counts[bucketOf(30)]).toBe(1);
+    expect(histogram.counts.reduce((a, b) => a + b, 0)).toBe(2);
+  });
+
+  it('stops sampling and unsubscribes from the pool when closed', () => {
+    const pool = corePool();
+    const listenersBefore = pool.listenerCount('acquire');
+    const s = sampler(pool);
+    expect(pool.listenerCount('acquire')).toBe(listenersBefore + 1);
+    const updates = collect(s);
+    const timersBefore = vi.getTimerCount();
+    s.close();
+    s.close(); // idempotent
+    expect(s.closed).toBe(true);
+    expect(vi.getTimerCount()).toBe(timersBefore - 1);
+    expect(pool.listenerCount('acquire')).toBe(listenersBefore);
+    expect(s.listenerCount).toBe(0);
+    vi.advanceTimersByTime(5000);
+    expect(updates).toHaveLength(0);
+  });
+
+  it('keeps serving other subscribers when one throws', () => {
+    const s = sampler(corePool());
+    s.subscribe(() => {
+      throw new Error('broken stream');
+    });
+    const updates = collect(s);
+    vi.advanceTimersByTime(1000);
+    expect(updates).toHaveLength(1);
+  });
+});
+
+describe('bucketOf', () => {
+  it('puts each wait in the 1-2-5 bucket whose upper bound it is under', () => {
+    expect(bucketOf(0)).toBe(0);
+    expect(bucketOf(0.999)).toBe(0);
+    expect(bucketOf(1)).toBe(1);
+    expect(bucketOf(4.9)).toBe(2);
+    expect(bucketOf(5)).toBe(3);
+    expect(bucketOf(9_999)).toBe(kWaitBucketBounds.length - 1);
+    expect(bucketOf(10_000)).toBe(kWaitBucketBounds.length);
+    expect(bucketOf(1e9)).toBe(kWaitBucketBounds.length);
+    expect(bucketOf(Number.NaN)).toBe(0);
+    expect(bucketOf(-1)).toBe(0);
+  });
+});
+
+describe('HistoryRing', () => {
+  it('keeps the newest items, oldest first', () => {
+    const ring = new HistoryRing<number>(3);
+    expect(ring.toArray()).toEqual([]);
+    expect(ring.last()).toBeUndefined();
+    for (let i = 1; i <= 7; i++) ring.push(i);
+    expect(ring.toArray()).toEqual([5, 6, 7]);
+    expect(ring.last()).toBe(7);
+    expect(ring.size).toBe(3);
+  });
+
+  it('rejects a capacity that is not a positive integer', () => {
+    expect(() => new HistoryRing(0)).toThrow(RangeError);
+    expect(() => new HistoryRing(1.5)).toThrow(RangeError);
+  });
+});
