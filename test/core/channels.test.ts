@@ -2,7 +2,7 @@
  * The diagnostics channels: a subscriber sees every acquire, release, create and destroy, in
  * the order they happened, with start and end sharing one context object.
  */
-import diagnosticsChannel from 'node:diagnostics_channel';
+import * as diagnosticsChannel from 'node:diagnostics_channel';
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { channels, type PoolError } from '../../src/core/index.js';

@@ -2,7 +2,7 @@
  * The query channels of lifeguard/pg on a real server: a start and an end per pool.query(),
  * sharing one object, with the text but never the values.
  */
-import diagnosticsChannel from 'node:diagnostics_channel';
+import * as diagnosticsChannel from 'node:diagnostics_channel';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
