@@ -32,7 +32,7 @@ const defaults: NormalizedOptions = {
   leakReclaimMillis: 0,
   reapIntervalMillis: 1_000,
   allowExitOnIdle: false,
-  asyncStackTraces: true,
+  asyncStackTraces: false,
 };
 
 type NumericKey = {

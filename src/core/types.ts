@@ -110,9 +110,12 @@ export interface PoolOptions {
   reapIntervalMillis?: number;
   /**
    * Append the caller's async stack ("at async handler ...") to errors of acquires that fail
-   * after waiting (timeouts, open circuit, end). Default true. It costs one derived promise
-   * per acquire that has to wait: about 15% of raw acquire/release throughput with 100 callers
-   * on 10 trivial resources (BENCHMARKS.md), nothing measurable next to a database round trip.
+   * after waiting (timeouts, open circuit, shed, end), whose own stack otherwise shows only the
+   * timer or event that failed them. Errors raised at once always carry the caller's stack.
+   * It costs one derived promise per acquire that has to wait: about 20% of raw acquire/release
+   * throughput with 100 callers on 10 trivial resources (BENCHMARKS.md), nothing measurable
+   * next to a database round trip. So it is off by default in the core, whose resources may be
+   * as cheap as an object, and on by default in `lifeguard/pg`.
    */
   asyncStackTraces?: boolean;
   /** Let the process exit while the pool only holds idle resources (calls factory.unref/ref). */

@@ -60,6 +60,7 @@ const coreKeys = [
   'overloadTargetMillis',
   'overloadIntervalMillis',
   'reapIntervalMillis',
+  'asyncStackTraces',
 ] as const satisfies readonly (keyof CoreOptions)[];
 
 /** Keys that configure the pool and are not passed to `pg.Client`. */
@@ -199,6 +200,9 @@ function coreOptions(config: PoolConfig): CorePoolOptions {
     maxUses: config.maxUses === undefined || config.maxUses === 0 ? Infinity : config.maxUses,
     maxLifetimeMillis: (config.maxLifetimeSeconds ?? 0) * 1000,
     allowExitOnIdle: config.allowExitOnIdle ?? false,
+    // A database round trip dwarfs the derived promise this costs per waiting acquire, so
+    // callers get their own frames in timeouts by default here (off in the bare core).
+    asyncStackTraces: true,
   };
   // pg.Pool's connectionTimeoutMillis bounds both waiting for a client and opening one; 0
   // means no limit on waiting (each attempt to open one stays bounded by createTimeoutMillis).

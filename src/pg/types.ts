@@ -39,6 +39,7 @@ export type CoreOptions = Pick<
   | 'overloadTargetMillis'
   | 'overloadIntervalMillis'
   | 'reapIntervalMillis'
+  | 'asyncStackTraces'
 >;
 
 /**

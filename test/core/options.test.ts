@@ -58,7 +58,7 @@ const defaults = {
   leakReclaimMillis: 0,
   reapIntervalMillis: 1_000,
   allowExitOnIdle: false,
-  asyncStackTraces: true,
+  asyncStackTraces: false,
 };
 
 const numericOptions = Object.keys(defaults).filter(

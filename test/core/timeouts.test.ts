@@ -54,7 +54,7 @@ describe('acquireTimeoutMillis: how long a caller waits in the queue', () => {
   });
 
   it('extends the timeout’s stack with the frames of the caller that waited', async () => {
-    const { pool } = makePool({ max: 1, acquireTimeoutMillis: 100 });
+    const { pool } = makePool({ max: 1, acquireTimeoutMillis: 100, asyncStackTraces: true });
     await pool.acquire();
     async function checkOutFromHandler(): Promise<unknown> {
       return await pool.acquire();
@@ -69,8 +69,8 @@ describe('acquireTimeoutMillis: how long a caller waits in the queue', () => {
     expect(callerPart).toContain('timeouts.test.ts');
   });
 
-  it('leaves the stack alone when asyncStackTraces is off', async () => {
-    const { pool } = makePool({ max: 1, acquireTimeoutMillis: 100, asyncStackTraces: false });
+  it('leaves the stack alone when asyncStackTraces is off, as by default', async () => {
+    const { pool } = makePool({ max: 1, acquireTimeoutMillis: 100 });
     await pool.acquire();
     const waiter = track(pool.acquire());
     await advance(100);
