@@ -26,6 +26,8 @@ export class PgClientFactory implements Factory<PgConnection> {
   readonly #onIdleFailure: (connection: PgConnection, error: Error) => void;
   readonly #closeGraceMillis: number;
   readonly #leakReclaimMillis: number;
+  /** A pool-wide `query_timeout` is set: clients' read timeouts are made typed errors. */
+  readonly #typesReadTimeouts: boolean;
 
   constructor(
     options: ResolvedOptions,
@@ -36,6 +38,8 @@ export class PgClientFactory implements Factory<PgConnection> {
     this.#redactor = redactor;
     this.#onIdleFailure = onIdleFailure;
     this.#leakReclaimMillis = options.core.leakReclaimMillis ?? 0;
+    const readTimeout = options.clientConfig['query_timeout'];
+    this.#typesReadTimeouts = typeof readTimeout === 'number' && readTimeout > 0;
     this.#closeGraceMillis = Math.min(
       kCloseGraceMillis,
       (options.core.destroyTimeoutMillis ?? 5_000) / 2,
@@ -55,6 +59,7 @@ export class PgClientFactory implements Factory<PgConnection> {
       throw this.#connectError(error, undefined); // e.g. an unparsable connection string
     }
     const connection = new PgConnection(client, this.#redactor, this.#onIdleFailure);
+    if (this.#typesReadTimeouts) connection.typeReadTimeouts();
     const abort = (): void => connection.kill();
     signal.addEventListener('abort', abort, { once: true });
     try {

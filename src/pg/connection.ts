@@ -7,6 +7,7 @@
  */
 import type pg from 'pg';
 
+import { typedReadTimeout } from './errors.js';
 import type { Redactor } from './redact.js';
 
 /**
@@ -187,6 +188,35 @@ export class PgConnection {
         return undefined;
       }
       return Promise.reject(failure);
+    };
+  }
+
+  /**
+   * With a pool-wide `query_timeout`, pg fails a late query with a bare
+   * `Error('Query read timeout')`; on clients lent by `connect()` and `transaction()` it becomes
+   * a `PgQueryTimeoutError` (`ERR_PG_QUERY_TIMEOUT`) like everywhere else. Installed only
+   * then: such pools do not pipeline, so the wrapper is never on the pipelined hot path.
+   */
+  typeReadTimeouts(): void {
+    const client = this.client as unknown as { query: (...args: unknown[]) => unknown };
+    const query = client.query;
+    client.query = function (this: unknown, ...args: unknown[]): unknown {
+      const last = args.length - 1;
+      const callback = args[last];
+      if (typeof callback === 'function') {
+        args[last] = (error: unknown, result: unknown) =>
+          (callback as (e: unknown, r: unknown) => void)(
+            error === null || error === undefined ? error : typedReadTimeout(error),
+            result,
+          );
+        return query.apply(this, args);
+      }
+      const result = query.apply(this, args) as { then?: unknown } | undefined;
+      const submittable = typeof (args[0] as { submit?: unknown } | null)?.submit === 'function';
+      if (submittable || typeof result?.then !== 'function') return result;
+      return (result as Promise<unknown>).then(undefined, (error: unknown) => {
+        throw typedReadTimeout(error);
+      });
     };
   }
 

@@ -18,7 +18,7 @@ import type pg from 'pg';
 import type { Checkout } from './checkout.js';
 import { explain, isFatalServerError, lostFailure, provesNotSent } from './classify.js';
 import type { PgConnection } from './connection.js';
-import { PgConnectionLostError } from './errors.js';
+import { PgConnectionLostError, typedReadTimeout } from './errors.js';
 import type { Redactor } from './redact.js';
 import { hasTimeouts, timeoutStatements } from './timeouts.js';
 import type { QueryConfig } from './types.js';
@@ -91,7 +91,7 @@ export class PooledDispatcher implements Dispatcher {
           return result;
         },
         (error: unknown) => {
-          if (this.#releaseAfter(connection, error)) throw error;
+          if (this.#releaseAfter(connection, error)) throw typedReadTimeout(error);
           const notSent = provesNotSent(error);
           if (notSent && mayRetry) return this.#run(query, values, false);
           throw this.#lost(explain(error, connection.failure), !notSent, 'query');
@@ -121,7 +121,7 @@ export class PooledDispatcher implements Dispatcher {
       this.#checkout.release(connection);
       return result;
     } catch (error) {
-      if (this.#releaseAfter(connection, error)) throw error;
+      if (this.#releaseAfter(connection, error)) throw typedReadTimeout(error);
       const notSent = stage === 'begin' || provesNotSent(error);
       if (notSent && mayRetry) return this.#runWrapped(query, values, setup, false);
       throw this.#lost(explain(error, connection.failure), !notSent, stage);

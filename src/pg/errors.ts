@@ -13,7 +13,8 @@ export type PgErrorCode =
   | 'ERR_PG_TRANSACTION_ABORTED'
   | 'ERR_PG_TRANSACTION_RETRIES_EXHAUSTED'
   | 'ERR_PG_INVALID_ARGUMENT'
-  | 'ERR_PG_CLIENT_RECLAIMED';
+  | 'ERR_PG_CLIENT_RECLAIMED'
+  | 'ERR_PG_QUERY_TIMEOUT';
 
 /** What the classification found out about a connection-level failure. */
 export interface FailureDetails {
@@ -117,4 +118,28 @@ export class PgClientReclaimedError extends PoolError<PgErrorCode> {
     );
     this.leakReclaimMillis = leakReclaimMillis;
   }
+}
+
+/**
+ * pg's client-side `query_timeout` fired: no answer came in time. The statement may still be
+ * running on the server (`mayHaveRun` is always true), and the connection is closed, not
+ * reused: its session is in an unknown state. pg's own error is the `cause`.
+ */
+export class PgQueryTimeoutError extends PoolError<PgErrorCode> {
+  readonly mayHaveRun = true;
+
+  constructor(cause: unknown) {
+    super(
+      'ERR_PG_QUERY_TIMEOUT',
+      'The query got no answer within query_timeout; it may still run on the server, and its connection is closed',
+      { cause },
+    );
+  }
+}
+
+/** pg's bare `Error('Query read timeout')` (lib/client.js), made a typed error; others pass. */
+export function typedReadTimeout(error: unknown): unknown {
+  return error instanceof Error && error.message === 'Query read timeout' && !('code' in error)
+    ? new PgQueryTimeoutError(error)
+    : error;
 }

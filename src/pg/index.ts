@@ -11,6 +11,7 @@ export {
   PgConnectError,
   PgConnectionLostError,
   PgInvalidArgumentError,
+  PgQueryTimeoutError,
   PgTransactionAbortedError,
   PgTransactionRetriesExhaustedError,
   type FailureDetails,

@@ -243,6 +243,18 @@ describe('options', () => {
     on.release();
     off.release();
   });
+
+  it('starts keepalive probes after 10 s of silence by default, not the kernel’s 2 hours', async () => {
+    const delayOf = (client: pg.PoolClient) =>
+      (client as unknown as { connection: { _keepAliveInitialDelayMillis: number } }).connection
+        ._keepAliveInitialDelayMillis;
+    const byDefault = await createPool().connect();
+    const chosen = await createPool({ keepAliveInitialDelayMillis: 3_000 }).connect();
+    expect(delayOf(byDefault)).toBe(10_000);
+    expect(delayOf(chosen)).toBe(3_000);
+    byDefault.release();
+    chosen.release();
+  });
 });
 
 describe('end', () => {
