@@ -12,7 +12,7 @@
  */
 import type { DestroyReason } from './types.js';
 
-interface Channel {
+export interface Channel {
   readonly hasSubscribers: boolean;
   publish(message: unknown): void;
 }

@@ -5,8 +5,8 @@
  */
 import { channels, namedChannel } from '../core/channels.js';
 
-export const queryStartChannel = namedChannel(channels.queryStart);
-export const queryEndChannel = namedChannel(channels.queryEnd);
+const queryStartChannel = namedChannel(channels.queryStart);
+const queryEndChannel = namedChannel(channels.queryEnd);
 
 export interface QueryMessage {
   readonly pool: object;
