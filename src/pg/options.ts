@@ -217,7 +217,8 @@ function coreOptions(config: PoolConfig): CorePoolOptions {
     // A database that comes back should be used within a couple of seconds: the core's 10 s
     // cap made recovery after a 5 s outage take up to 2 s more than pg.Pool's (RELIABILITY.md),
     // and at one attempt per pool every second or so the server is still far from a herd.
-    createRetryMaxMillis: kPgCreateRetryMaxMillis,
+    // (Raised to a larger base the caller chose, so that setting only the base stays valid.)
+    createRetryMaxMillis: Math.max(kPgCreateRetryMaxMillis, config.createRetryBaseMillis ?? 0),
   };
   // pg.Pool's connectionTimeoutMillis bounds both waiting for a client and opening one; 0
   // means no limit on waiting (each attempt to open one stays bounded by createTimeoutMillis).
