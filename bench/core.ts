@@ -32,7 +32,7 @@ const IDLE = 30_000;
 
 const POOL_NAMES = [
   'lifeguard',
-  'lifeguard-nostack',
+  'lifeguard-stacks',
   'bare',
   'generic-pool',
   'tarn',
@@ -132,8 +132,9 @@ function expectSize(pool: string, size: number): void {
 // lifeguard
 
 /**
- * `lifeguard` runs with default options (plus the timeouts). `lifeguard-nostack` turns off
- * `asyncStackTraces`, the one default that adds a promise hop to every acquire that waits.
+ * `lifeguard` runs with default options (plus the timeouts). `lifeguard-stacks` turns on
+ * `asyncStackTraces` (off by default in the core, on in lifeguard/pg), which adds a promise hop
+ * to every acquire that waits.
  */
 function lifeguardSubject(extra: Partial<PoolOptions> = {}): Subject {
   let pool: Pool<Res> | undefined;
@@ -485,7 +486,7 @@ interface Ratios {
 async function main(): Promise<void> {
   const factories: Record<PoolName, (() => Subject) | undefined> = {
     lifeguard: () => lifeguardSubject(),
-    'lifeguard-nostack': () => lifeguardSubject({ asyncStackTraces: false }),
+    'lifeguard-stacks': () => lifeguardSubject({ asyncStackTraces: true }),
     bare: bareSubject,
     'generic-pool': genericSubject,
     tarn: tarnSubject,
@@ -613,11 +614,11 @@ async function main(): Promise<void> {
       );
     }
     for (const c of CONCURRENCY) {
-      const fast = med('lifeguard-nostack', c);
+      const fast = med('lifeguard-stacks', c);
       const peer = ratios[c]?.fastestPeer;
       if (fast === undefined || peer === undefined) continue;
       console.log(
-        `lifeguard-nostack at c=${c}: ${fmtRatio(fast / med(peer, c)!)} ${peer}, ${((fast / (med('bare', c) ?? NaN)) * 100).toFixed(0)}% of bare`,
+        `lifeguard-stacks at c=${c}: ${fmtRatio(fast / med(peer, c)!)} ${peer}, ${((fast / (med('bare', c) ?? NaN)) * 100).toFixed(0)}% of bare`,
       );
     }
   }

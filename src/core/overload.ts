@@ -14,15 +14,16 @@ export class OverloadControl {
   /** Monotonic time the queue last went from empty to non-empty; Infinity while empty. */
   private _busySince = Infinity;
 
+  /** Shedding is on (a plain field: it is read on every hand-out). */
+  readonly enabled: boolean;
+
   constructor(
     /** Waiters older than this are shed while overloaded; 0 turns shedding off. */
     readonly targetMillis: number,
     /** How long the queue must stay non-empty before the pool counts as overloaded. */
     readonly intervalMillis: number,
-  ) {}
-
-  get enabled(): boolean {
-    return this.targetMillis > 0;
+  ) {
+    this.enabled = targetMillis > 0;
   }
 
   /** The queue went from empty to holding a waiter. */

@@ -1,5 +1,13 @@
 import type { PoolError } from './errors.js';
 
+let capturedResolve: ((value: never) => void) | undefined;
+let capturedReject: ((reason: unknown) => void) | undefined;
+
+function captureSettlers(resolve: (value: never) => void, reject: (reason: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
 /**
  * One caller waiting in the queue. It owns its promise's settle functions and its abort
  * listener; `settled` makes every settle after the first a no-op, so a waiter that times out,
@@ -27,14 +35,11 @@ export class PendingAcquire<T> {
   ) {
     this.enqueuedAt = enqueuedAt;
     this.deadline = enqueuedAt + timeoutMillis;
-    let resolve!: (value: T) => void;
-    let reject!: (reason: unknown) => void;
-    this.promise = new Promise<T>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    this._resolve = resolve;
-    this._reject = reject;
+    // One shared executor instead of a closure per waiter: it runs synchronously inside the
+    // constructor, so the module-level slots are read back before anything else can run.
+    this.promise = new Promise<T>(captureSettlers);
+    this._resolve = capturedResolve as (value: T) => void;
+    this._reject = capturedReject!;
   }
 
   watch(signal: AbortSignal, onAbort: () => void): void {

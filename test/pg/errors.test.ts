@@ -8,7 +8,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 
 import { findFreePort } from '../../scripts/lib/database.js';
-import { PgConnectError, PoolError } from '../../src/pg/index.js';
+import { PgConnectError, PgQueryTimeoutError, PoolError } from '../../src/pg/index.js';
 import { backendPid, chain, createPool, databaseUrl, nextEvent } from './helpers.js';
 
 const secret = 'Wr0ng-pa55word-for-lifeguard-tests';
@@ -57,15 +57,18 @@ describe('SQL errors', () => {
     expect(pool.stats().destroys.error).toBe(0);
   });
 
-  it("destroys the connection when pg's query_timeout fires, keeping pg's error", async () => {
+  it("destroys the connection when pg's query_timeout fires, with a typed error chaining pg's", async () => {
     const pool = createPool({ max: 1 });
     const client = await pool.connect();
     const pid = await backendPid(client);
     client.release();
     const removed = nextEvent(pool, 'remove');
-    await expect(pool.query({ text: 'SELECT pg_sleep(5)', query_timeout: 50 })).rejects.toThrow(
-      'Query read timeout',
-    );
+    const error = await pool
+      .query({ text: 'SELECT pg_sleep(5)', query_timeout: 50 })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PgQueryTimeoutError);
+    expect(error).toMatchObject({ code: 'ERR_PG_QUERY_TIMEOUT', mayHaveRun: true });
+    expect((error as Error).cause).toMatchObject({ message: 'Query read timeout' });
     await removed; // the statement is still running there: that connection cannot be reused
     const next = await pool.connect();
     expect(await backendPid(next)).not.toBe(pid);

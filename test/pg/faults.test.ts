@@ -187,7 +187,11 @@ describe('network resets', () => {
 describe('allowExitOnIdle', () => {
   const fixture = fileURLToPath(new URL('../fixtures/allow-exit-on-idle.ts', import.meta.url));
 
-  /** Runs the fixture; resolves with its exit code, or 'running' if still alive after `ms`. */
+  /**
+   * Runs the fixture; resolves with its exit code, or 'running' if it is still alive `ms` after
+   * it printed its answer (counted from the answer, not the spawn: starting tsx on a loaded
+   * machine can take seconds), or 20 s after the spawn if it never answers.
+   */
   function runFixture(
     allowExit: boolean,
     ms: number,
@@ -201,13 +205,22 @@ describe('allowExitOnIdle', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+      const giveUp = (): void => {
         child.kill('SIGKILL');
         resolve({ code: 'running', output });
-      }, ms);
+      };
+      let timer = setTimeout(giveUp, 20_000);
+      const collect = (chunk: Buffer): void => {
+        const answered = output.includes('answer');
+        output += chunk.toString();
+        if (!answered && output.includes('answer')) {
+          clearTimeout(timer);
+          timer = setTimeout(giveUp, ms);
+        }
+      };
+      child.stdout.on('data', collect);
+      child.stderr.on('data', collect);
       child.on('exit', (code) => {
         clearTimeout(timer);
         resolve({ code: code ?? -1, output });
@@ -222,7 +235,7 @@ describe('allowExitOnIdle', () => {
   });
 
   it('keeps the process alive without it (the control)', async () => {
-    const withoutFlag = await runFixture(false, 2_000);
+    const withoutFlag = await runFixture(false, 1_500);
     expect(withoutFlag.output).toContain('answer 42 idle 1');
     expect(withoutFlag.code).toBe('running');
   });

@@ -412,7 +412,7 @@ describe('a pool-wide query_timeout', () => {
     const pool = createPool({ max: 1, query_timeout: 200 });
     const slow = pool.query('SELECT pg_sleep(2)').catch((e: unknown) => e);
     const fast = pool.query<{ n: number }>('SELECT 1 AS n');
-    expect(await slow).toMatchObject({ message: 'Query read timeout' });
+    expect(await slow).toMatchObject({ code: 'ERR_PG_QUERY_TIMEOUT' });
     expect((await fast).rows).toEqual([{ n: 1 }]);
   });
 });
