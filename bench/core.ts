@@ -11,6 +11,7 @@
  * order rotates between rounds) so that noise hits all of them alike; the report gives the
  * median over rounds. Results also go to bench/results/core-<timestamp>.json.
  */
+import * as diagnosticsChannel from 'node:diagnostics_channel';
 import { EventEmitter } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -20,7 +21,7 @@ import { parseArgs } from 'node:util';
 import genericPool from 'generic-pool';
 import { Pool as TarnPool } from 'tarn';
 
-import { Pool, type PoolOptions } from '../src/index.js';
+import { channels, Pool, type PoolOptions } from '../src/index.js';
 import { exposeGc } from './lib/harness.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -33,6 +34,7 @@ const IDLE = 30_000;
 const POOL_NAMES = [
   'lifeguard',
   'lifeguard-stacks',
+  'lifeguard-traced',
   'bare',
   'generic-pool',
   'tarn',
@@ -136,10 +138,15 @@ function expectSize(pool: string, size: number): void {
  * `asyncStackTraces` (off by default in the core, on in lifeguard/pg), which adds a promise hop
  * to every acquire that waits.
  */
-function lifeguardSubject(extra: Partial<PoolOptions> = {}): Subject {
+function lifeguardSubject(extra: Partial<PoolOptions> = {}, traced = false): Subject {
   let pool: Pool<Res> | undefined;
+  // `lifeguard-traced`: a no-op subscriber on every pool diagnostics channel, for the cost of
+  // publishing. Subscribed only while this subject runs: the other runs have none.
+  const noop = (): void => undefined;
+  const poolChannels = Object.values(channels).filter((name) => name.startsWith('lifeguard:pool:'));
   return {
     async setup() {
+      if (traced) for (const name of poolChannels) diagnosticsChannel.subscribe(name, noop);
       const p = new Pool<Res>(
         { create: async (_signal) => ({ id: nextId++ }), destroy: () => {} },
         { max: MAX, min: 0, acquireTimeoutMillis: TIMEOUT, idleTimeoutMillis: IDLE, ...extra },
@@ -163,6 +170,7 @@ function lifeguardSubject(extra: Partial<PoolOptions> = {}): Subject {
     async teardown() {
       await pool!.end();
       pool = undefined;
+      if (traced) for (const name of poolChannels) diagnosticsChannel.unsubscribe(name, noop);
     },
   };
 }
@@ -487,6 +495,7 @@ async function main(): Promise<void> {
   const factories: Record<PoolName, (() => Subject) | undefined> = {
     lifeguard: () => lifeguardSubject(),
     'lifeguard-stacks': () => lifeguardSubject({ asyncStackTraces: true }),
+    'lifeguard-traced': () => lifeguardSubject({}, true),
     bare: bareSubject,
     'generic-pool': genericSubject,
     tarn: tarnSubject,
@@ -613,13 +622,15 @@ async function main(): Promise<void> {
         `\ntarget: lifeguard >= 4x fastest peer at c=100: ${fmtRatio(target)} ${target >= 4 ? 'MET' : 'NOT MET'}`,
       );
     }
-    for (const c of CONCURRENCY) {
-      const fast = med('lifeguard-stacks', c);
-      const peer = ratios[c]?.fastestPeer;
-      if (fast === undefined || peer === undefined) continue;
-      console.log(
-        `lifeguard-stacks at c=${c}: ${fmtRatio(fast / med(peer, c)!)} ${peer}, ${((fast / (med('bare', c) ?? NaN)) * 100).toFixed(0)}% of bare`,
-      );
+    for (const variant of ['lifeguard-stacks', 'lifeguard-traced'] as const) {
+      for (const c of CONCURRENCY) {
+        const ops = med(variant, c);
+        const peer = ratios[c]?.fastestPeer;
+        if (ops === undefined || peer === undefined) continue;
+        console.log(
+          `${variant} at c=${c}: ${fmtRatio(ops / med(peer, c)!)} ${peer}, ${fmtRatio(ops / (med('lifeguard', c) ?? NaN))} lifeguard, ${((ops / (med('bare', c) ?? NaN)) * 100).toFixed(0)}% of bare`,
+        );
+      }
     }
   }
 
