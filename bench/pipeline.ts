@@ -9,6 +9,8 @@
  * Contenders (each builds a fresh pool per measurement, under its own application_name):
  * - lifeguard:        lifeguard/pg `pool.query()`, pipelined (the default);
  * - lifeguard-exclusive: the same with `pipeline: false` (one query per connection);
+ * - lifeguard-no-isolation: pipelined, with `pipelineIsolateSlowQueries: false` (slow
+ *                     statements stay on the lanes; only the head-of-line check protects them);
  * - pg.Pool:          node-postgres's pool;
  * - postgres.js:      `sql\`SELECT ${n}::int\`` (it pipelines on its own connections);
  * - raw-2, raw-10:    2 or 10 pg.Clients with `pipeline: true`, round robin, no pool logic at
@@ -30,7 +32,8 @@
  * gives, per contender, the fast-query p50/p99 in both runs, the ratio mixed p99 / baseline p99
  * (target: at most 2×), the throughput of both runs (all answers, fast and slow) and the
  * slow-query p50, and writes bench/results/pipeline-mixed-<timestamp>.json. Defaults in this
- * mode: --concurrency 100, --only lifeguard,pg.Pool,postgres.js (all options are honoured).
+ * mode: --concurrency 100, --only lifeguard,lifeguard-no-isolation,pg.Pool,postgres.js (all
+ * options are honoured).
  *
  * Runs on a private embedded PostgreSQL (scripts/lib/database.ts), or on DATABASE_URL / PG*.
  */
@@ -55,13 +58,23 @@ const SLOW_RATIO = 0.01;
 const CONTENDERS = [
   'lifeguard',
   'lifeguard-exclusive',
+  'lifeguard-no-isolation',
   'pg.Pool',
   'postgres.js',
   'raw-2',
   'raw-10',
 ] as const;
 type Contender = (typeof CONTENDERS)[number];
-const MIXED_CONTENDERS: readonly Contender[] = ['lifeguard', 'pg.Pool', 'postgres.js'];
+/** Without --only: everything but lifeguard-no-isolation, which only differs with slow queries. */
+const DEFAULT_CONTENDERS: readonly Contender[] = CONTENDERS.filter(
+  (c) => c !== 'lifeguard-no-isolation',
+);
+const MIXED_CONTENDERS: readonly Contender[] = [
+  'lifeguard',
+  'lifeguard-no-isolation',
+  'pg.Pool',
+  'postgres.js',
+];
 
 /** Runs one query; resolves when it is answered. */
 type Query = () => Promise<unknown>;
@@ -114,12 +127,14 @@ async function open(
 ): Promise<Subject> {
   switch (contender) {
     case 'lifeguard':
-    case 'lifeguard-exclusive': {
+    case 'lifeguard-exclusive':
+    case 'lifeguard-no-isolation': {
       const pool = new LifeguardPool({
         connectionString: url,
         application_name: appName,
         max: MAX,
-        pipeline: contender === 'lifeguard',
+        pipeline: contender !== 'lifeguard-exclusive',
+        pipelineIsolateSlowQueries: contender === 'lifeguard',
         ...(settings.depth === undefined ? {} : { pipelineDepth: settings.depth }),
         ...(settings.slow === undefined ? {} : { pipelineSlowQueryMillis: settings.slow }),
       });
@@ -388,7 +403,7 @@ async function main(): Promise<void> {
   const [durationMillis] = positiveInts('duration', values.duration);
   const [warmupMillis] = positiveInts('warmup', values.warmup);
   const levels = positiveInts('concurrency', values.concurrency ?? (mixed ? '100' : '10,100,1000'));
-  const only = values.only ?? (mixed ? MIXED_CONTENDERS : CONTENDERS).join(',');
+  const only = values.only ?? (mixed ? MIXED_CONTENDERS : DEFAULT_CONTENDERS).join(',');
   const contenders = only.split(',').map((name) => {
     if (!(CONTENDERS as readonly string[]).includes(name)) {
       throw new Error(`unknown contender ${name}; expected one of ${CONTENDERS.join(', ')}`);

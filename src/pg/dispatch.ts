@@ -15,7 +15,6 @@
  */
 import type pg from 'pg';
 
-import type { Checkout } from './checkout.js';
 import { explain, isFatalServerError, lostFailure, provesNotSent } from './classify.js';
 import type { PgConnection } from './connection.js';
 import { PgConnectionLostError, typedReadTimeout } from './errors.js';
@@ -38,18 +37,30 @@ export interface Dispatcher {
    * the current turn of the event loop).
    */
   readonly idle: number;
+  /** Queries the dispatcher shed as overload from its own queue (the core counts its own). */
+  readonly shed: number;
   /** The pool is ending: fail what waits here, keep nothing back from the core. */
   close(): void;
+}
+
+/**
+ * Where the exclusive path takes connections from and gives them back: the pool's `Checkout`
+ * (`connect()`-style checkouts), or, for isolated slow statements, lane-style checkouts that
+ * put no pressure on the pipelined lanes (isolation.ts).
+ */
+export interface ConnectionSource {
+  acquire(): Promise<PgConnection>;
+  release(connection: PgConnection, error?: unknown): void;
 }
 
 /** Where a wrapped query (per-query timeouts) was when it failed. */
 type Stage = 'begin' | 'query' | 'commit';
 
 export class PooledDispatcher implements Dispatcher {
-  readonly #checkout: Checkout;
+  readonly #checkout: ConnectionSource;
   readonly #redactor: Redactor;
 
-  constructor(checkout: Checkout, redactor: Redactor) {
+  constructor(checkout: ConnectionSource, redactor: Redactor) {
     this.#checkout = checkout;
     this.#redactor = redactor;
   }
@@ -64,6 +75,10 @@ export class PooledDispatcher implements Dispatcher {
   }
 
   get acquiring(): number {
+    return 0;
+  }
+
+  get shed(): number {
     return 0;
   }
 

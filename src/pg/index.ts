@@ -21,6 +21,7 @@ export { OverloadedError, PoolError, type PoolErrorCode, type PoolStats } from '
 export type {
   IsolationLevel,
   PgLeaseInfo,
+  PgPoolStats,
   PoolConfig,
   QueryArrayConfig,
   QueryConfig,

@@ -3,9 +3,14 @@
  * writes several callers' queries onto, without waiting for each answer. And the query that
  * travels through it.
  *
- * PostgreSQL answers pipelined queries in the order they were written, so the lane keeps its
- * queries in a FIFO: the head is the oldest still in flight, the one every later answer waits
- * behind. Its send time is all the head-of-line check needs, with no timer per query.
+ * PostgreSQL answers pipelined queries in the order they were written, and runs them one after
+ * the other, so the lane keeps its queries in a FIFO: the head is the oldest still in flight,
+ * the one every later answer waits behind. The server started on it when it was sent or when
+ * the previous answer came, whichever is later: that is its *service start*, all the
+ * head-of-line check and the slow-statement detector (slow-statements.ts) need, with no timer
+ * per query. A query's send time alone would not do: on a deep lane that is moving, the head
+ * may have been sent long ago and still be fast; and a fast query written behind a slow one
+ * would look as slow as it.
  */
 import type pg from 'pg';
 
@@ -41,6 +46,12 @@ export class PipelinedQuery {
   }
 }
 
+/** The socket under pg's Client (pg's internals: `client.connection.stream`), for corking. */
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
 export class Lane {
   readonly connection: PgConnection;
   /** Position in the dispatcher's list of lanes, for O(1) removal; -1 when not a lane. */
@@ -62,12 +73,46 @@ export class Lane {
   failure: Error | undefined = undefined;
   /** Queries in flight when it broke: a failed write proves "never sent" only for a lone one. */
   inFlightAtFailure = 0;
+  /** When its last answer arrived (performance.now()), 0 before the first. */
+  lastAnsweredAt = 0;
+  /** The head whose slowness was last reported, so that it is reported once (pipeline.ts). */
+  reportedHead: PipelinedQuery | undefined = undefined;
   /** The dispatcher's reaction to the connection breaking; made once per connection. */
   onFailure: ((error: Error) => void) | undefined = undefined;
+  /** Corked by `cork()`, until `uncork()`. */
+  corked = false;
   readonly #sent = new FifoQueue<PipelinedQuery>();
+  /** The socket, if pg's Client exposes one that can be corked (a mock may not). */
+  readonly #stream: Corkable | undefined;
 
   constructor(connection: PgConnection) {
     this.connection = connection;
+    const stream = (connection.client as unknown as { connection?: { stream?: Partial<Corkable> } })
+      .connection?.stream;
+    this.#stream =
+      typeof stream?.cork === 'function' && typeof stream.uncork === 'function'
+        ? (stream as Corkable)
+        : undefined;
+  }
+
+  /**
+   * Holds back the socket's writes until `uncork()`, so that the queries sent meanwhile leave in
+   * one `writev` instead of one each (pg corks around each query's messages itself; this is the
+   * outer cork, which its own uncork does not release). Returns false when it did nothing:
+   * already corked, or no socket to cork.
+   */
+  cork(): boolean {
+    const stream = this.#stream;
+    if (this.corked || stream === undefined) return false;
+    stream.cork();
+    this.corked = true;
+    return true;
+  }
+
+  uncork(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.#stream!.uncork();
   }
 
   /** Makes the connection (just checked out, idle, healthy) a lane. */
@@ -78,6 +123,8 @@ export class Lane {
     this.shared = false;
     this.failure = undefined;
     this.inFlightAtFailure = 0;
+    this.lastAnsweredAt = 0;
+    this.reportedHead = undefined;
     this.connection.setPipeline(true);
   }
 
@@ -89,22 +136,36 @@ export class Lane {
     this.#sent.push(query);
   }
 
-  /** Records that `query` has left this lane (answered, failed, or moved elsewhere). */
-  finished(query: PipelinedQuery): void {
+  /**
+   * Records that `query` has left this lane (answered, failed, or moved elsewhere) at `now`,
+   * and returns its service start: the server spent `now` minus that on it.
+   */
+  finished(query: PipelinedQuery, now: number): number {
+    const previous = this.lastAnsweredAt;
+    const start = query.sentAt > previous ? query.sentAt : previous;
+    this.lastAnsweredAt = now;
     query.lane = undefined;
     this.inFlight--;
     this.#trim();
+    return start;
   }
 
-  /** Send time of the oldest query still in flight, or undefined when none is. */
-  oldestSentAt(): number | undefined {
+  /** The oldest query still in flight, or undefined when none is. */
+  head(): PipelinedQuery | undefined {
     this.#trim();
-    return this.#sent.peek()?.sentAt;
+    return this.#sent.peek();
+  }
+
+  /** When the server started on `head` (see the top of this file). */
+  serviceStart(head: PipelinedQuery): number {
+    const previous = this.lastAnsweredAt;
+    return head.sentAt > previous ? head.sentAt : previous;
   }
 
   /** Forgets every query it still references (they have all left it by now). */
   clear(): void {
     while (this.#sent.shift() !== undefined);
+    this.reportedHead = undefined;
   }
 
   /**

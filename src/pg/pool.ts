@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 
 import type pg from 'pg';
 
-import { Pool as CorePool, type HealthReport, type PoolStats } from '../core/index.js';
+import { Pool as CorePool, type HealthReport } from '../core/index.js';
 import { Checkout } from './checkout.js';
 import { PgClientFactory } from './client-factory.js';
 import type { PgConnection } from './connection.js';
@@ -22,6 +22,7 @@ import { isSubmittable, submit } from './submit.js';
 import { runTransaction } from './transaction.js';
 import type {
   PgLeaseInfo,
+  PgPoolStats,
   PoolConfig,
   QueryArrayConfig,
   QueryConfig,
@@ -61,6 +62,8 @@ export class Pool extends EventEmitter {
   /** pg events already wired to the core's; wired on first listener, so unused ones cost nothing. */
   readonly #bridged = new Set<string | symbol>();
   #ending: Promise<void> | undefined;
+  /** `pool.query()` calls, for `stats().queries` (a counter bump: free on the hot path). */
+  #queries = 0;
   #ended = false;
 
   constructor(config?: PoolConfig) {
@@ -122,9 +125,13 @@ export class Pool extends EventEmitter {
     return this.#ended;
   }
 
-  /** Gauges, counters and latency summaries of the underlying pool. */
-  stats(): PoolStats {
-    return this.#core.stats();
+  /**
+   * Gauges, counters and latency summaries of the underlying pool, plus `queries` (every
+   * `pool.query()` call). `shed` includes pipelined queries shed while waiting for a lane.
+   */
+  stats(): PgPoolStats {
+    const core = this.#core.stats();
+    return { ...core, shed: core.shed + this.#dispatcher.shed, queries: this.#queries };
   }
 
   /**
@@ -210,6 +217,7 @@ export class Pool extends EventEmitter {
       callback = values as QueryCallback<pg.QueryResult>;
       values = undefined;
     }
+    this.#queries++;
     if (isSubmittable(text)) return submit(this.#checkout, text);
     const result =
       typeof text === 'function'

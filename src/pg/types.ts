@@ -4,7 +4,7 @@
  */
 import type pg from 'pg';
 
-import type { PoolOptions as CorePoolOptions } from '../core/index.js';
+import type { PoolOptions as CorePoolOptions, PoolStats } from '../core/index.js';
 
 /**
  * Server-side timeouts in milliseconds (0 disables one). Unlike pg's startup parameters
@@ -133,4 +133,10 @@ export interface PgLeaseInfo {
   readonly stack: string | undefined;
   /** Lent to pipelined `pool.query()` traffic, not to a caller of `connect()`/`transaction()`. */
   readonly pipelined: boolean;
+}
+
+/** `pool.stats()` of lifeguard/pg: the core's snapshot, plus the queries run. */
+export interface PgPoolStats extends PoolStats {
+  /** `pool.query()` calls since the pool was made (pipelined or not, failed or not). */
+  readonly queries: number;
 }

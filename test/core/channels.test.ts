@@ -6,7 +6,7 @@ import * as diagnosticsChannel from 'node:diagnostics_channel';
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { channels, type PoolError } from '../../src/core/index.js';
-import { fail, ok } from './support/fake-factory.js';
+import { fail, hang } from './support/fake-factory.js';
 import { advance, flush, makePool, track, useFakeClock } from './support/harness.js';
 
 useFakeClock();
@@ -91,7 +91,9 @@ describe('diagnostics channels', () => {
   it('publishes failed acquires and creations with their errors', async () => {
     const seen = subscribeAll();
     const { pool, fake } = makePool({ max: 1, acquireTimeoutMillis: 100, createTimeoutMillis: 50 });
-    fake.script('create', fail(new Error('refused')), ok(1_000));
+    // Refused, then attempts that never answer (each cut off by createTimeoutMillis): however
+    // the backoff's jitter falls, nothing succeeds before the acquire times out.
+    fake.script('create', fail(new Error('refused')), hang(), hang(), hang(), hang());
     const attempt = track(pool.acquire());
     await advance(100);
     expect(attempt.status).toBe('rejected');

@@ -14,7 +14,15 @@ import { serverControlUnavailable, startOwnDatabase } from '../support/own-datab
 import { startSilentServer } from '../support/silent-server.js';
 import { startTcpProxy, targetOf } from '../support/tcp-proxy.js';
 import type { EmbeddedDatabase } from '../../scripts/lib/database.js';
-import { backendPid, createPool, databaseUrl, nextEvent, terminate, until } from './helpers.js';
+import {
+  backendPid,
+  createPool,
+  databaseUrl,
+  nextEvent,
+  terminate,
+  until,
+  untilRunning,
+} from './helpers.js';
 
 describe.skipIf(serverControlUnavailable !== undefined)('server stopped and started', () => {
   let db: EmbeddedDatabase;
@@ -170,7 +178,8 @@ describe('network resets', () => {
       await until(() => pool.idleCount === 2);
       // Short: the server only notices the lost client when this statement ends.
       const busy = pool.query('SELECT pg_sleep(3)').catch((e: unknown) => e);
-      await until(() => pool.idleCount === 1);
+      await untilRunning('SELECT pg_sleep(3)');
+      expect(pool.idleCount).toBe(1);
       const idleError = nextEvent<[Error & { code?: string }]>(pool, 'error');
       proxy.dropAll();
       expect((await idleError)[0].code).toBe('ECONNRESET');

@@ -82,6 +82,21 @@ export async function until(
   }
 }
 
+/**
+ * Resolves once a statement with exactly this text is running on the server: written, not
+ * merely dispatched (a pipelined lane sends its writes at the end of the current tick).
+ */
+export async function untilRunning(text: string, url: string = databaseUrl): Promise<void> {
+  const admin = await adminClient(url);
+  await until(async () => {
+    const { rowCount } = await admin.query(
+      "SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query = $1",
+      [text],
+    );
+    return (rowCount ?? 0) > 0;
+  });
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -100,6 +100,32 @@ describe('pool.leases() (lifeguard/pg)', () => {
 });
 
 describe('overload shedding (lifeguard/pg)', () => {
+  it('sheds pipelined queries that waited for a lane past the target, and counts them', async () => {
+    const pool = createPool({
+      max: 1,
+      pipelineDepth: 1,
+      pipelineIsolateSlowQueries: false,
+      overloadTargetMillis: 20,
+      overloadIntervalMillis: 50,
+    });
+    const slow = pool.query('SELECT pg_sleep(0.3)');
+    const queued = Array.from({ length: 5 }, (_, i) =>
+      pool.query('SELECT $1::int AS n', [i]).then(
+        () => 'served',
+        (error: unknown) => error,
+      ),
+    );
+    await slow;
+    for (const outcome of await Promise.all(queued)) {
+      expect(outcome).toBeInstanceOf(OverloadedError);
+      expect((outcome as OverloadedError).code).toBe('ERR_POOL_OVERLOADED');
+    }
+    const stats = pool.stats();
+    expect(stats.shed).toBe(5);
+    expect(stats.queries).toBe(6);
+    expect((await pool.query<{ n: number }>('SELECT 4 AS n')).rows[0]!.n).toBe(4);
+  });
+
   it('passes overloadTargetMillis to the core: waiters behind a standing queue are shed', async () => {
     const pool = createPool({
       max: 1,

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 
 import { PoolError, type Pool } from '../../src/pg/index.js';
-import { adminClient, createPool, sleep, tableName, until } from './helpers.js';
+import { adminClient, createPool, sleep, tableName, until, untilRunning } from './helpers.js';
 
 interface PidRow {
   pid: number;
@@ -217,7 +217,10 @@ describe('head-of-line protection', () => {
   it('keeps queries waiting (not written behind it) while every connection is held up', async () => {
     const pool = createPool({ max: 1, pipelineSlowQueryMillis: 20 });
     const slow = pool.query('SELECT pg_sleep(0.3)');
-    await sleep(60);
+    // Until it really runs (opening the connection can take a while on a loaded machine), then
+    // past both head-of-line limits (20 ms in service, 4 x 20 ms since it was sent).
+    await untilRunning('SELECT pg_sleep(0.3)');
+    await sleep(100);
     const waiting = pool.query<{ n: number }>('SELECT $1::int AS n', [1]);
     expect(pool.waitingCount).toBe(1); // here, not queued inside pg behind the slow one
     await slow;
@@ -227,7 +230,8 @@ describe('head-of-line protection', () => {
   it('fails a query that waits longer than acquireTimeoutMillis, and only that one', async () => {
     const pool = createPool({ max: 1, pipelineSlowQueryMillis: 10, acquireTimeoutMillis: 150 });
     const slow = pool.query('SELECT pg_sleep(0.6)');
-    await sleep(40);
+    await untilRunning('SELECT pg_sleep(0.6)');
+    await sleep(60);
     const error: unknown = await pool.query('SELECT $1::int', [1]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PoolError);
     expect(error).toMatchObject({ code: 'ERR_POOL_ACQUIRE_TIMEOUT' });

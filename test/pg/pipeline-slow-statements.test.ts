@@ -1,0 +1,90 @@
+/**
+ * What makes a statement slow (src/pg/slow-statements.ts), on its own: no database involved.
+ * Times are made up; only their order and differences matter.
+ */
+import { describe, expect, it } from 'vitest';
+
+import { SlowStatements } from '../../src/pg/slow-statements.js';
+
+const THRESHOLD = 10;
+
+describe('SlowStatements', () => {
+  it('marks a statement slow after three slow runs one after the other', () => {
+    const stats = new SlowStatements(THRESHOLD);
+    expect(stats.observeSlow('q', 0, 50)).toBe(false);
+    expect(stats.observeSlow('q', 50, 100)).toBe(false);
+    expect(stats.isSlow('q')).toBe(false);
+    expect(stats.observeSlow('q', 100, 150)).toBe(true);
+    expect(stats.isSlow('q')).toBe(true);
+    expect(stats.isSlow('other')).toBe(false);
+    expect(stats.size).toBe(1);
+  });
+
+  it('counts runs that were slow at the same time once: a stall makes every head look slow', () => {
+    const stats = new SlowStatements(THRESHOLD);
+    // Four lanes' heads, all in service since before a 30 ms stall, all seen at its end ...
+    for (let lane = 0; lane < 4; lane++) stats.observeSlow('q', lane, 30);
+    // ... and each answered then (the same runs again).
+    for (let lane = 0; lane < 4; lane++) stats.observeSlow('q', lane, 31);
+    expect(stats.isSlow('q')).toBe(false);
+  });
+
+  it('is cleared by fast answers: a statement slow now and then stays pipelined', () => {
+    const stats = new SlowStatements(THRESHOLD);
+    let now = 0;
+    for (let round = 0; round < 20; round++) {
+      stats.observeSlow('q', now, now + 20);
+      now += 20;
+      for (let i = 0; i < 3; i++) stats.observeFast('q');
+    }
+    expect(stats.isSlow('q')).toBe(false);
+    expect(stats.suspicious).toBe(true);
+    for (let i = 0; i < 10; i++) stats.observeFast('q');
+    expect(stats.suspicious).toBe(false);
+  });
+
+  it('unmarks a statement once its isolated runs average under half the threshold', () => {
+    const stats = new SlowStatements(THRESHOLD);
+    for (let i = 0; i < 3; i++) stats.observeSlow('q', i * 50, i * 50 + 50);
+    expect(stats.observeIsolated('q', 50)).toBe(false); // still slow
+    let runs = 0;
+    while (stats.isSlow('q')) {
+      stats.observeIsolated('q', 0.5);
+      runs++;
+    }
+    // From 50 ms (the cap is 8 x 10 ms), halving towards 0.5 ms: under 5 ms after 4 runs.
+    expect(runs).toBe(4);
+    expect(stats.observeIsolated('q', 100)).toBe(false); // unknown now: nothing to update
+  });
+
+  it('starts a statement that ran very long from a capped average, so a few fast runs bring it back', () => {
+    const stats = new SlowStatements(THRESHOLD);
+    for (let i = 0; i < 3; i++) stats.observeSlow('q', i * 10_000, i * 10_000 + 10_000);
+    let runs = 0;
+    while (stats.isSlow('q')) {
+      stats.observeIsolated('q', 1);
+      runs++;
+    }
+    expect(runs).toBeLessThanOrEqual(5);
+  });
+
+  it('forgets suspects that were not confirmed within 10 000 fast answers', () => {
+    const stats = new SlowStatements(THRESHOLD);
+    stats.observeSlow('rare', 0, 50); // seen slow once, never again
+    stats.observeSlow('q', 0, 50);
+    for (let i = 0; i < 9_999; i++) stats.observeFast('other');
+    expect(stats.suspicious).toBe(true);
+    stats.observeFast('other');
+    expect(stats.suspicious).toBe(false);
+  });
+
+  it('remembers a bounded number of statements, forgetting the oldest first', () => {
+    const stats = new SlowStatements(THRESHOLD, 3);
+    const mark = (text: string) => {
+      for (let i = 0; i < 3; i++) stats.observeSlow(text, i * 50, i * 50 + 50);
+    };
+    for (const text of ['a', 'b', 'c', 'd']) mark(text);
+    expect(stats.size).toBe(3);
+    expect(['a', 'b', 'c', 'd'].map((t) => stats.isSlow(t))).toEqual([false, true, true, true]);
+  });
+});
