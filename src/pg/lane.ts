@@ -32,6 +32,12 @@ export class PipelinedQuery {
   queuedAt = 0;
   /** Already dispatched a second time after a failure that proved it was never sent. */
   retried = false;
+  /** The first run of a new statement (probation.ts): its text, else undefined. */
+  pioneer: string | undefined = undefined;
+  /** Answered within `pipelineSlowQueryMillis` of service (set before it settles). */
+  answeredFast = false;
+  /** Its service time on the lane, once answered (NaN until then). */
+  serviceMillis = NaN;
 
   constructor(
     query: QueryInput,

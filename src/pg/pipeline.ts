@@ -60,6 +60,7 @@ import { PgConnectionLostError } from './errors.js';
 import { Lane, PipelinedQuery } from './lane.js';
 import type { PipelineSettings } from './options.js';
 import { Isolation, type IsolationHost, type Room } from './isolation.js';
+import { Probation } from './probation.js';
 import { isPipelinable } from './pipelinable.js';
 import type { Redactor } from './redact.js';
 import { statementText } from './slow-statements.js';
@@ -101,6 +102,8 @@ export class PipelineDispatcher implements Dispatcher {
   readonly #retries = new FifoQueue<PipelinedQuery>();
   /** Slow statements, run apart; undefined when `isolateSlowQueries` is off. */
   readonly #isolation: Isolation | undefined;
+  /** New statements' runs held for their first run's verdict; with isolation only. */
+  readonly #probation: Probation | undefined;
   /** Every queue of waiting queries, for timeouts and `close()`. */
   readonly #waitingQueues: readonly FifoQueue<PipelinedQuery>[];
   /** Lanes taking no new queries, given back when they empty. */
@@ -152,16 +155,19 @@ export class PipelineDispatcher implements Dispatcher {
       settings.isolateSlowQueries && options.max >= 2 && threshold > 0 && threshold < Infinity
         ? new Isolation(this.#slowQueryMillis, checkout, redactor, this.#isolationHost())
         : undefined;
+    // New statements are on probation only where slow ones can be run apart.
+    this.#probation = this.#isolation === undefined ? undefined : new Probation();
     this.#waitingQueues =
       this.#isolation === undefined
         ? [this.#retries, this.#queue]
-        : [this.#retries, this.#queue, this.#isolation.queue];
+        : [this.#retries, this.#queue, this.#isolation.queue, this.#probation!.held];
     checkout.onPressure = () => this.#yieldToExclusive();
   }
 
   get waiting(): number {
     const isolated = this.#isolation === undefined ? 0 : this.#isolation.queue.length;
-    return this.#queue.length + this.#retries.length + isolated;
+    const held = this.#probation === undefined ? 0 : this.#probation.held.length;
+    return this.#queue.length + this.#retries.length + isolated + held;
   }
 
   get acquiring(): number {
@@ -180,14 +186,24 @@ export class PipelineDispatcher implements Dispatcher {
     if (this.#closed || this.#unsupported || !isPipelinable(query, values)) {
       return this.#exclusive.dispatch(query, values);
     }
+    const probation = this.#probation;
+    const verdict = probation === undefined ? 'go' : probation.admit(statementText(query));
     let entry!: PipelinedQuery;
     const result = new Promise<pg.QueryResult>((resolve, reject) => {
-      entry = new PipelinedQuery(query, values, resolve, reject);
+      entry =
+        verdict === 'pioneer'
+          ? this.#pioneer(query, values, resolve, reject)
+          : new PipelinedQuery(query, values, resolve, reject);
     });
     const now = this.#clock.now();
     const isolation = this.#isolation;
     if (isolation !== undefined && isolation.isSlow(query)) {
       this.#wait(entry, isolation.queue, now);
+      return result;
+    }
+    if (verdict === 'hold') {
+      // A run of a new statement whose first run is out: it waits for that one's verdict.
+      this.#wait(entry, probation!.held, now);
       return result;
     }
     if (this.waiting === 0) {
@@ -200,6 +216,49 @@ export class PipelineDispatcher implements Dispatcher {
     }
     this.#wait(entry, this.#queue, now);
     return result;
+  }
+
+  /**
+   * The first run of a new statement (probation.ts). Its settle functions first hand the runs
+   * held behind it on: to the lanes if it was answered fast, apart if not. Every way a query
+   * settles (answer, failure, timeout, shedding, end) goes through them, so none is stranded.
+   */
+  #pioneer(
+    query: QueryInput,
+    values: QueryValues,
+    resolve: (result: pg.QueryResult) => void,
+    reject: (error: unknown) => void,
+  ): PipelinedQuery {
+    const text = statementText(query);
+    const entry: PipelinedQuery = new PipelinedQuery(
+      query,
+      values,
+      (result) => {
+        this.#pioneerDone(text, entry.answeredFast, entry.serviceMillis);
+        resolve(result);
+      },
+      (error) => {
+        this.#pioneerDone(text, entry.answeredFast, entry.serviceMillis);
+        reject(error);
+      },
+    );
+    entry.pioneer = text;
+    return entry;
+  }
+
+  #pioneerDone(text: string, fast: boolean, serviceMillis: number): void {
+    const held = this.#probation!.settled(text, fast);
+    if (held.length === 0) return;
+    const isolation = this.#isolation;
+    // A burst of a new statement whose first run was slow: that is evidence enough, and the
+    // burst must not reach the lanes (isolation would otherwise send them back, unmarked).
+    if (!fast && isolation !== undefined && !Number.isNaN(serviceMillis)) {
+      isolation.statements.markSlow(text, serviceMillis);
+    }
+    // Fast: straight to the lanes, ahead of newer queries. Slow: apart, as known-slow ones.
+    const target = fast || isolation === undefined ? this.#retries : isolation.queue;
+    for (const entry of held) target.push(entry);
+    if (!this.#closed) this.#pump();
   }
 
   #wait(entry: PipelinedQuery, queue: FifoQueue<PipelinedQuery>, now: number): void {
@@ -464,6 +523,10 @@ export class PipelineDispatcher implements Dispatcher {
     const sqlError =
       !ok && lane.failure === undefined && lane.connection.alive && !isFatalServerError(error);
     const isolation = this.#isolation;
+    if (ok || sqlError) {
+      entry.serviceMillis = now - since;
+      entry.answeredFast = entry.serviceMillis <= this.#slowQueryMillis;
+    }
     if (isolation !== undefined && (ok || sqlError)) {
       const statements = isolation.statements;
       if (now - since > this.#slowQueryMillis) {

@@ -127,6 +127,19 @@ export class SlowStatements {
     return true;
   }
 
+  /**
+   * Marks `text` slow at once, from one run of `millis` (the first run of a new statement
+   * that arrived in a burst: probation.ts). Its isolated runs unmark it if that was a fluke.
+   */
+  markSlow(text: string, millis: number): void {
+    const slow = this.#slow;
+    this.#suspect.delete(text);
+    if (slow.has(text)) return;
+    if (slow.size >= this.#capacity) slow.delete(slow.keys().next().value!);
+    const start = Number.isNaN(millis) ? this.#thresholdMillis * kMaxStartFactor : millis;
+    slow.set(text, Math.min(start, this.#thresholdMillis * kMaxStartFactor));
+  }
+
   /** A pipelined run of `text` was answered within the threshold. */
   observeFast(text: string): void {
     const suspects = this.#suspect;

@@ -216,3 +216,43 @@ describe('slow-query isolation', () => {
     );
   });
 });
+
+describe('new statements on probation', () => {
+  /**
+   * Fast callers run FAST in a loop; a burst of ten runs of a never-seen slow statement arrives
+   * at once. Resolves with the slowest fast query's latency.
+   */
+  async function burst(target: Pool): Promise<{ fastMax: number; slowDone: number }> {
+    let running = true;
+    let fastMax = 0;
+    const callers = Array.from({ length: 8 }, async (_, i) => {
+      while (running) {
+        const started = performance.now();
+        await target.query(FAST, [i]);
+        fastMax = Math.max(fastMax, performance.now() - started);
+      }
+    });
+    await sleep(100);
+    fastMax = 0; // only what happens from the burst on
+    const started = performance.now();
+    await Promise.all(Array.from({ length: 10 }, (_, i) => target.query(SLOW, [0.3, i])));
+    const slowDone = performance.now() - started;
+    running = false;
+    await Promise.all(callers);
+    return { fastMax, slowDone };
+  }
+
+  it('writes only the first run of a new statement onto a lane; a slow one sends the rest apart', async () => {
+    const { fastMax, slowDone } = await burst(pool({ max: 10 }));
+    // Fast queries written behind the first run wait for it (0.3 s), never behind the other
+    // nine: on one lane they would have waited 3 s.
+    expect(fastMax).toBeLessThan(1_200);
+    // The nine others ran apart, several at a time (max - 2), not one after the other.
+    expect(slowDone).toBeLessThan(2_400);
+  });
+
+  it('the control: without isolation the burst stacks up on the lanes', async () => {
+    const { fastMax } = await burst(pool({ max: 10, pipelineIsolateSlowQueries: false }));
+    expect(fastMax).toBeGreaterThan(1_200);
+  });
+});

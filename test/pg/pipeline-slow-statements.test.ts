@@ -2,6 +2,8 @@
  * What makes a statement slow (src/pg/slow-statements.ts), on its own: no database involved.
  * Times are made up; only their order and differences matter.
  */
+import type { PipelinedQuery } from '../../src/pg/lane.js';
+import { Probation } from '../../src/pg/probation.js';
 import { describe, expect, it } from 'vitest';
 
 import { SlowStatements } from '../../src/pg/slow-statements.js';
@@ -86,5 +88,50 @@ describe('SlowStatements', () => {
     for (const text of ['a', 'b', 'c', 'd']) mark(text);
     expect(stats.size).toBe(3);
     expect(['a', 'b', 'c', 'd'].map((t) => stats.isSlow(t))).toEqual([false, true, true, true]);
+  });
+});
+
+describe('markSlow (a burst of a new statement whose first run was slow)', () => {
+  it('marks at once, and the isolated runs unmark it if it was a fluke', () => {
+    const statements = new SlowStatements(10);
+    statements.markSlow('SELECT report()', 1_500);
+    expect(statements.isSlow('SELECT report()')).toBe(true);
+    // Its average starts capped at 8x the threshold (80 ms): a few fast runs bring it back.
+    let runs = 0;
+    while (!statements.observeIsolated('SELECT report()', 1)) runs++;
+    expect(runs).toBeLessThanOrEqual(4);
+    expect(statements.isSlow('SELECT report()')).toBe(false);
+  });
+});
+
+describe('Probation', () => {
+  const entry = (text: string) => ({ query: text }) as unknown as PipelinedQuery;
+
+  it('lets known statements go, sends one pioneer of a new one, holds the rest for its verdict', () => {
+    const probation = new Probation();
+    expect(probation.admit('A')).toBe('pioneer');
+    expect(probation.admit('A')).toBe('hold');
+    const [a1, a2, b1] = [entry('A'), entry('A'), entry('B')];
+    probation.held.push(a1);
+    expect(probation.admit('B')).toBe('pioneer');
+    probation.held.push(b1);
+    probation.held.push(a2);
+    // A's pioneer answered fast: A's held runs come back in order, B's stay held.
+    expect(probation.settled('A', true)).toEqual([a1, a2]);
+    expect([...probation.held.drain()]).toEqual([b1]);
+    expect(probation.admit('A')).toBe('go');
+    // B's was slow: not known, so its next run is a pioneer again.
+    expect(probation.settled('B', false)).toEqual([]);
+    expect(probation.admit('B')).toBe('pioneer');
+  });
+
+  it('forgets the oldest known statement beyond its capacity', () => {
+    const probation = new Probation(2);
+    for (const text of ['A', 'B', 'C']) {
+      probation.admit(text);
+      probation.settled(text, true);
+    }
+    expect(probation.admit('C')).toBe('go');
+    expect(probation.admit('A')).toBe('pioneer');
   });
 });
