@@ -46,7 +46,7 @@ export class WaiterQueue<T> {
   }
 
   enqueue(t: number, stack: string | undefined): PendingAcquire<T> {
-    const waiter = new PendingAcquire<T>(t, this._timeoutMillis, stack);
+    const waiter = new PendingAcquire<T>(t, stack);
     this._queue.push(waiter);
     if (this._live++ === 0) this._overload.becameBusy(t);
     if (this._timer === undefined) this._armTimer();
@@ -100,7 +100,7 @@ export class WaiterQueue<T> {
     if (this._timeoutMillis === Infinity) return;
     const head = this._peekLive();
     if (head === undefined) return;
-    const delay = timerDelay(head.deadline - this._now());
+    const delay = timerDelay(head.enqueuedAt + this._timeoutMillis - this._now());
     this._timer = setTimeout(() => this._expire(), delay);
     this._timer.unref();
   }
@@ -110,7 +110,7 @@ export class WaiterQueue<T> {
     const t = this._now();
     for (
       let head = this._peekLive();
-      head !== undefined && head.deadline <= t;
+      head !== undefined && head.enqueuedAt + this._timeoutMillis <= t;
       head = this._peekLive()
     ) {
       this._queue.shift();
