@@ -55,6 +55,8 @@ export const circuitStateValue: Readonly<Record<CircuitState, number>> = {
 interface DriverCounts {
   readonly idleCount: number;
   readonly waitingCount: number;
+  /** The layer's own counters on top of the core's (pipelined queries shed, ...), if any. */
+  stats?(): PoolStats;
 }
 
 function isCorePool(value: unknown): value is AnyCorePool {
@@ -97,13 +99,16 @@ export class MetricsSource {
   }
 
   read(): PoolReading {
-    const stats = this.core.stats();
+    // The driver's stats() when it has one: the core's, plus what the driver counts itself
+    // (lifeguard/pg adds pipelined queries shed while waiting for a lane to `shed`).
+    const driver = this.#driver;
+    const stats = driver?.stats !== undefined ? driver.stats() : this.core.stats();
     const open = stats.total;
-    const idle = Math.min(open, this.#driver?.idleCount ?? stats.idle);
+    const idle = Math.min(open, driver?.idleCount ?? stats.idle);
     return {
       idle,
       used: open - idle,
-      pending: this.#driver?.waitingCount ?? stats.waiting,
+      pending: driver?.waitingCount ?? stats.waiting,
       pendingCreates: stats.pendingCreates,
       max: stats.max,
       min: stats.min,

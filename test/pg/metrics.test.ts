@@ -126,3 +126,33 @@ describe('lifeguard/metrics on lifeguard/pg', () => {
     }
   });
 });
+
+describe('lifeguard/metrics on lifeguard/pg: shedding', () => {
+  it('counts pipelined queries shed while waiting for a lane in lifeguard.pool.shed', async () => {
+    const pool = createPool({
+      name: 'pg-shed',
+      max: 1,
+      pipelineDepth: 1,
+      pipelineIsolateSlowQueries: false,
+      overloadTargetMillis: 20,
+      overloadIntervalMillis: 50,
+    });
+    const metrics = instrument(pool);
+    const slow = pool.query('SELECT pg_sleep(0.3)');
+    const queued = Array.from({ length: 4 }, (_, i) =>
+      pool.query('SELECT $1::int', [i]).catch((error: unknown) => error),
+    );
+    await slow;
+    const outcomes = await Promise.all(queued);
+    expect(outcomes.map((o) => (o as PoolError).code)).toEqual(
+      Array(4).fill('ERR_POOL_OVERLOADED'),
+    );
+    // The core's own counter is 0 here: these waited in the pipeline's queue, not the core's.
+    expect(pool.core.stats().shed).toBe(0);
+    expect(pool.stats().shed).toBe(4);
+    const view = await metrics.read();
+    for (const exported of [view.prometheus, view.opentelemetry]) {
+      expect(exported.value('lifeguard.pool.shed', 'pg-shed')).toBe(4);
+    }
+  });
+});
