@@ -39,6 +39,10 @@ export interface Dispatcher {
   readonly idle: number;
   /** Queries the dispatcher shed as overload from its own queue (the core counts its own). */
   readonly shed: number;
+  /** Queries that timed out waiting in the dispatcher's own queue. */
+  readonly timeouts: number;
+  /** Queries refused by `maxWaiting` at the dispatcher's own queue. */
+  readonly rejectedQueueFull: number;
   /** The pool is ending: fail what waits here, keep nothing back from the core. */
   close(): void;
 }
@@ -79,6 +83,14 @@ export class PooledDispatcher implements Dispatcher {
   }
 
   get shed(): number {
+    return 0;
+  }
+
+  get timeouts(): number {
+    return 0;
+  }
+
+  get rejectedQueueFull(): number {
     return 0;
   }
 

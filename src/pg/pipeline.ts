@@ -127,6 +127,10 @@ export class PipelineDispatcher implements Dispatcher {
   readonly #overload: OverloadControl;
   /** Queries shed as overload from this queue (the core counts its own). */
   shed = 0;
+  /** Queries that waited here longer than `acquireTimeoutMillis`. */
+  timeouts = 0;
+  /** Queries refused because `maxWaiting` queries already waited here. */
+  rejectedQueueFull = 0;
   readonly #expire = (): void => this.#expireWaiting();
 
   constructor(
@@ -263,6 +267,7 @@ export class PipelineDispatcher implements Dispatcher {
 
   #wait(entry: PipelinedQuery, queue: FifoQueue<PipelinedQuery>, now: number): void {
     if (this.waiting >= this.#maxWaiting) {
+      this.rejectedQueueFull++;
       entry.reject(new QueueFullError(this.#maxWaiting));
       return;
     }
@@ -773,6 +778,7 @@ export class PipelineDispatcher implements Dispatcher {
     for (const source of this.#waitingQueues) {
       for (let head = source.peek(); head !== undefined && head.queuedAt + timeout <= now;) {
         source.shift();
+        this.timeouts++;
         head.reject(
           new AcquireTimeoutError(now - head.queuedAt, this.#counts(), this.#lastAcquireError),
         );

@@ -127,11 +127,19 @@ export class Pool extends EventEmitter {
 
   /**
    * Gauges, counters and latency summaries of the underlying pool, plus `queries` (every
-   * `pool.query()` call). `shed` includes pipelined queries shed while waiting for a lane.
+   * `pool.query()` call). `shed`, `timeouts` and `rejectedQueueFull` include pipelined queries
+   * that met that fate waiting for a lane (outside the core's queue).
    */
   stats(): PgPoolStats {
     const core = this.#core.stats();
-    return { ...core, shed: core.shed + this.#dispatcher.shed, queries: this.#queries };
+    const dispatcher = this.#dispatcher;
+    return {
+      ...core,
+      shed: core.shed + dispatcher.shed,
+      timeouts: core.timeouts + dispatcher.timeouts,
+      rejectedQueueFull: core.rejectedQueueFull + dispatcher.rejectedQueueFull,
+      queries: this.#queries,
+    };
   }
 
   /**

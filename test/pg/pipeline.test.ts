@@ -236,6 +236,8 @@ describe('head-of-line protection', () => {
     expect(error).toBeInstanceOf(PoolError);
     expect(error).toMatchObject({ code: 'ERR_POOL_ACQUIRE_TIMEOUT' });
     await expect(slow).resolves.toBeDefined();
+    // It waited in the pipeline's queue, not the core's: counted all the same.
+    expect(pool.stats().timeouts).toBe(1);
   });
 });
 
@@ -408,6 +410,7 @@ describe('end() with pipelined queries outstanding', () => {
     );
     expect(full.length).toBeGreaterThan(0);
     expect(outcomes.filter((o) => o.status === 'fulfilled').length).toBe(10 - full.length);
+    expect(pool.stats().rejectedQueueFull).toBe(full.length);
   });
 });
 
