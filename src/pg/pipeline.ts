@@ -253,6 +253,13 @@ export class PipelineDispatcher implements Dispatcher {
   #pioneerDone(text: string, fast: boolean, serviceMillis: number): void {
     const held = this.#probation!.settled(text, fast);
     if (held.length === 0) return;
+    if (this.#closed) {
+      // close() is failing what waits, queue by queue: these must not land in one it has passed.
+      for (const entry of held) {
+        entry.reject(new PoolClosedError('The pool was ended while this query waited'));
+      }
+      return;
+    }
     const isolation = this.#isolation;
     // A burst of a new statement whose first run was slow: that is evidence enough, and the
     // burst must not reach the lanes (isolation would otherwise send them back, unmarked).

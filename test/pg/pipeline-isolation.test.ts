@@ -256,3 +256,25 @@ describe('new statements on probation', () => {
     expect(fastMax).toBeGreaterThan(1_200);
   });
 });
+
+describe('probation and end()', () => {
+  it('fails the runs held behind a waiting first run when the pool ends: none is left pending', async () => {
+    const target = pool({ max: 1, pipelineDepth: 1 });
+    const busy = target.query('SELECT pg_sleep(0.3)');
+    await sleep(20); // the only lane is full: what follows waits in the dispatcher
+    const runs = Array.from({ length: 3 }, () =>
+      target.query('SELECT 7 AS seven').then(
+        () => 'answered',
+        (error: unknown) => (error as PoolError).code,
+      ),
+    );
+    const ended = target.end();
+    const outcomes = await Promise.race([
+      Promise.all(runs),
+      sleep(5_000).then(() => 'still pending'),
+    ]);
+    expect(outcomes).toEqual(['ERR_POOL_CLOSED', 'ERR_POOL_CLOSED', 'ERR_POOL_CLOSED']);
+    await expect(busy).resolves.toBeDefined();
+    await ended;
+  });
+});
