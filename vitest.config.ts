@@ -12,7 +12,12 @@ export default defineConfig({
           // Everything that needs no database: test/core and any other non-pg test.
           name: 'unit',
           include: ['test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, 'test/pg/**', 'test/dashboard/**/*.browser.test.ts'],
+          exclude: [
+            ...configDefaults.exclude,
+            'test/pg/**',
+            'test/dashboard/**/*.browser.test.ts',
+            'test/package/**/*.pg.test.ts',
+          ],
         },
       },
       {
@@ -23,7 +28,12 @@ export default defineConfig({
           // one instead (test/support/own-database.ts), because the shared one lives in the main
           // process and other files depend on it.
           name: 'pg',
-          include: ['test/pg/**/*.test.ts', 'test/dashboard/**/*.browser.test.ts'],
+          // test/package/*.pg.test.ts: the packed tarball, installed and queried against it.
+          include: [
+            'test/pg/**/*.test.ts',
+            'test/dashboard/**/*.browser.test.ts',
+            'test/package/**/*.pg.test.ts',
+          ],
           globalSetup: ['test/support/global-setup.ts'],
           // One file at a time: pool tests open many connections, and the total must stay below
           // the server's max_connections (300 for the embedded one).

@@ -5,7 +5,7 @@
  * - `lifeguard shed`: CoDel-style shedding (`overloadTargetMillis`, `overloadIntervalMillis`);
  * - `lifeguard`: no shedding (the default);
  * - `pg.Pool`.
- * All with `max` 4 and the same acquire timeout; lifeguard with `pipeline: false`, so that the
+ * All with `max` 4 and the same acquire timeout; lifeguard with `pipelineQueries: false`, so that the
  * three pools have the same capacity (one query per connection) and only queueing differs.
  * The query is `SELECT pg_sleep(0.005)`: a capacity set by the pool size, not by the CPU.
  *
@@ -48,7 +48,7 @@ const contenders: [string, () => Queryable][] = [
       new Pool({
         connectionString: db.url,
         max,
-        pipeline: false,
+        pipelineQueries: false,
         acquireTimeoutMillis,
         overloadTargetMillis,
         overloadIntervalMillis,
@@ -56,7 +56,7 @@ const contenders: [string, () => Queryable][] = [
   ],
   [
     'lifeguard (no shedding)',
-    () => new Pool({ connectionString: db.url, max, pipeline: false, acquireTimeoutMillis }),
+    () => new Pool({ connectionString: db.url, max, pipelineQueries: false, acquireTimeoutMillis }),
   ],
   [
     'pg.Pool',

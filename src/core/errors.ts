@@ -79,10 +79,24 @@ export class AcquireTimeoutError extends PoolError {
   readonly waitedMillis: number;
   readonly counts: PoolCounts;
 
-  constructor(waitedMillis: number, counts: PoolCounts, lastCreateError: unknown) {
+  /**
+   * `headline`, when given, leads the message in place of the core's own words: a driver layer
+   * keeps its driver's wording (pg.Pool's `timeout exceeded when trying to connect`), which
+   * code in the wild matches on, and the pool's detail follows it.
+   */
+  constructor(
+    waitedMillis: number,
+    counts: PoolCounts,
+    lastCreateError: unknown,
+    headline?: string,
+  ) {
+    const waited = Math.round(waitedMillis);
+    const detail = `(${describeCounts(counts)})${describeCause(lastCreateError)}`;
     super(
       'ERR_POOL_ACQUIRE_TIMEOUT',
-      `Timed out after ${Math.round(waitedMillis)} ms waiting for a resource (${describeCounts(counts)})${describeCause(lastCreateError)}`,
+      headline === undefined
+        ? `Timed out after ${waited} ms waiting for a resource ${detail}`
+        : `${headline}: waited ${waited} ms ${detail}`,
       lastCreateError === undefined ? undefined : { cause: lastCreateError },
     );
     this.waitedMillis = waitedMillis;
@@ -154,13 +168,19 @@ export class CreateTimeoutError extends PoolError {
 
 export class CircuitOpenError extends PoolError {
   readonly retryInMillis: number;
-  constructor(lastCreateError: unknown, retryInMillis: number) {
+  /**
+   * True when this caller was waiting while the creations failed, and was failed when the
+   * circuit opened; false when it was refused on arrival, with no attempt made for it.
+   */
+  readonly waited: boolean;
+  constructor(lastCreateError: unknown, retryInMillis: number, waited = false) {
     super(
       'ERR_POOL_CIRCUIT_OPEN',
       `Failing fast: resource creation keeps failing, next attempt in ${Math.max(0, Math.round(retryInMillis))} ms${describeCause(lastCreateError)}`,
       { cause: lastCreateError },
     );
     this.retryInMillis = retryInMillis;
+    this.waited = waited;
   }
 }
 

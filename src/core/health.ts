@@ -392,6 +392,9 @@ function circuitOpen(): PoolError<string> {
 /** The pool's own typed errors pass through; anything else is wrapped, chained as `cause`. */
 function errorOf(error: unknown, stage: 'acquire' | 'probe'): PoolError<string> {
   if (error instanceof PoolError) return error as PoolError<string>;
+  // A driver layer may hand over its driver's own error, with the pool's error as its cause.
+  const cause = (error as { cause?: unknown } | null | undefined)?.cause;
+  if (cause instanceof PoolError) return cause as PoolError<string>;
   return new HealthCheckError(
     'ERR_HEALTH_CHECK_FAILED',
     stage,

@@ -33,6 +33,7 @@ const defaults: NormalizedOptions = {
   reapIntervalMillis: 1_000,
   allowExitOnIdle: false,
   asyncStackTraces: false,
+  warmMin: true,
 };
 
 type NumericKey = {
@@ -93,7 +94,7 @@ export function normalizeOptions(options: PoolOptions = {}): NormalizedOptions {
   for (const key of Object.keys(numericRules) as NumericKey[]) {
     checkNumber(key, result[key]);
   }
-  for (const key of ['allowExitOnIdle', 'asyncStackTraces'] as const) {
+  for (const key of ['allowExitOnIdle', 'asyncStackTraces', 'warmMin'] as const) {
     if (typeof result[key] !== 'boolean') {
       throw new InvalidOptionError(key, `expected a boolean, got ${describe(result[key])}`);
     }

@@ -32,13 +32,14 @@ import { normalizeOptions, type NormalizedOptions } from './options.js';
 import { OverloadControl } from './overload.js';
 import type { PendingAcquire } from './pending-acquire.js';
 import { PooledResource } from './pooled-resource.js';
-import { findLeaks, findOverdue, sweepIdle } from './reaper.js';
+import { findLeaks, findOverdue, idleDeadline, nextIdleDeadline, sweepIdle } from './reaper.js';
 import { PoolStatsRecorder } from './stats.js';
 import { attemptCreate } from './create-attempt.js';
 import { WaiterQueue } from './waiter-queue.js';
 import type {
   AcquireOptions,
   CircuitState,
+  CreateErrorKind,
   DestroyReason,
   EndOptions,
   Factory,
@@ -97,8 +98,30 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
   private readonly _capturesStacks: boolean;
   private _retryTimer: NodeJS.Timeout | undefined;
   private readonly _reaper: NodeJS.Timeout;
+  /** The one timer for idle timeouts and lifetimes of idle resources, and when it fires. */
+  private _idleTimer: NodeJS.Timeout | undefined;
+  private _idleTimerAt = Infinity;
+  private readonly _onIdleTimer = (): void => {
+    // Node's timers keep whole milliseconds of a loop time that lags the monotonic clock, so
+    // one may fire a fraction early: its firing counts as reaching the deadline it was set for.
+    const t = Math.max(this._now(), this._idleTimerAt);
+    this._idleTimer = undefined;
+    this._idleTimerAt = Infinity;
+    this._sweepIdle(t);
+    this._pump();
+  };
+  /**
+   * `min` is not refilled until the next reap: the last creation failed for a reason of its
+   * own (not an outage, so no backoff) and nobody was waiting for it, so trying again at once
+   * would only loop.
+   */
+  private _minPaused = false;
+  /** `end()` was called: new acquires are refused; waiters may still be served (drain). */
   private _endPromise: Promise<void> | undefined;
-  private _onIdleDrained: (() => void) | undefined;
+  /** The queue is no longer served: the drain is over (or was skipped). */
+  private _closed = false;
+  /** While `end()` waits for a condition: checks it after each change that could meet it. */
+  private _endWatch: (() => void) | undefined;
   private readonly _giveBack = (resource: T, error?: unknown): void =>
     this.release(resource, error);
 
@@ -268,7 +291,7 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
       });
     }
     if (failed || record.doomed) this._destroy(record, 'error', failed ? error : undefined);
-    else if (this._endPromise !== undefined) this._destroy(record, 'end');
+    else if (this._endPromise !== undefined && !this._servesWaiters()) this._destroy(record, 'end');
     else if (record.uses >= this._options.maxUses) this._destroy(record, 'uses');
     else if (t >= record.expiresAt) this._destroy(record, 'lifetime');
     else if (this._factory.reset !== undefined) {
@@ -319,15 +342,18 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
   }
 
   /**
-   * Closes the pool. Idempotent: every call returns the same promise. Waiters are rejected
-   * with `ERR_POOL_CLOSED`, idle resources are destroyed, checked-out ones are destroyed as
-   * they come back, or when `timeoutMillis` (default 30 s) runs out. Never rejects.
+   * Closes the pool. Idempotent: every call returns the same promise. New acquires are refused
+   * at once; callers already waiting are still served (`drain`, default true), then idle
+   * resources are destroyed and checked-out ones as they come back. When `timeoutMillis`
+   * (default 30 s) runs out, callers still waiting are rejected with `ERR_POOL_CLOSED` and
+   * what is still checked out is destroyed. Never rejects.
    */
   end(options?: EndOptions): Promise<void> {
     if (this._endPromise === undefined) {
       let resolve!: () => void;
       this._endPromise = new Promise<void>((r) => (resolve = r));
-      void this._shutdown(options?.timeoutMillis ?? kDefaultEndTimeoutMillis).then(resolve);
+      const timeoutMillis = options?.timeoutMillis ?? kDefaultEndTimeoutMillis;
+      void this._shutdown(timeoutMillis, options?.drain ?? true).then(resolve);
     }
     return this._endPromise;
   }
@@ -411,11 +437,14 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
     if (!this._waiters.cancel(waiter)) return;
     this._stats.aborts++;
     waiter.reject(new AbortedError(reason));
+    this._endWatch?.();
   }
 
   private _shed(waiter: PendingAcquire<T>, t: number, busyFor: number): void {
     this._stats.shed++;
     waiter.reject(new OverloadedError(t - waiter.enqueuedAt, busyFor, this._counts()));
+    // Called from serve(), which has already taken it out of the count.
+    this._endWatch?.();
   }
 
   private _timedOut(waiter: PendingAcquire<T>, t: number): void {
@@ -423,6 +452,8 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
     waiter.reject(
       new AcquireTimeoutError(t - waiter.enqueuedAt, this._counts(), this._backoff.lastError),
     );
+    // The queue uncounts it after this returns.
+    if (this._endWatch !== undefined) queueMicrotask(() => this._endWatch?.());
   }
 
   // --- handing out and taking back ----------------------------------------------------------
@@ -453,20 +484,60 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
       return;
     }
     record.lastUsedAt = t;
+    const waiter = this._closed ? undefined : this._waiters.serve(t);
+    if (waiter !== undefined) {
+      this._handTo(waiter, record, t);
+      return;
+    }
     if (this._endPromise !== undefined) {
       this._destroy(record, 'end');
       this._afterBusyEnded();
       return;
     }
-    const waiter = this._waiters.serve(t);
-    if (waiter !== undefined) {
-      this._handTo(waiter, record, t);
-      return;
-    }
     record.state = 'idle';
     this._idle.push(record);
+    this._watchIdle(record);
     if (this._options.allowExitOnIdle) this._factory.unref?.(record.resource);
     this._afterBusyEnded();
+  }
+
+  /** Ending, but still serving the callers that were already waiting (the drain). */
+  private _servesWaiters(): boolean {
+    return !this._closed && this._waiters.size > 0;
+  }
+
+  /** A resource became idle: the idle timer is brought forward if it must retire sooner. */
+  private _watchIdle(record: PooledResource<T>): void {
+    const o = this._options;
+    const deadline = idleDeadline(record, this._all.size > o.min, o.idleTimeoutMillis);
+    if (deadline < this._idleTimerAt) this._armIdleTimer(deadline);
+  }
+
+  /**
+   * One timer for the earliest idle deadline, so that an idle resource goes when its time is
+   * up (pg.Pool's precision) without a timer per release: it is moved only when a resource
+   * must go sooner than the one it waits for, which with one idle timeout for all is rare.
+   */
+  private _armIdleTimer(deadline: number): void {
+    if (deadline === Infinity || this._endPromise !== undefined) return;
+    clearTimeout(this._idleTimer);
+    this._idleTimerAt = deadline;
+    this._idleTimer = setTimeout(this._onIdleTimer, timerDelay(deadline - this._now()));
+    this._idleTimer.unref();
+  }
+
+  /**
+   * Retires the idle resources whose time is up, then re-arms the idle timer. They leave the
+   * idle stack and the pool before any is destroyed, so that every 'destroy' listener sees
+   * the counts without all of them.
+   */
+  private _sweepIdle(t: number): void {
+    const o = this._options;
+    const { kept, retired } = sweepIdle(this._idle, t, this._all.size - o.min, o.idleTimeoutMillis);
+    this._idle = kept;
+    this._destroyAll(retired);
+    const next = nextIdleDeadline(this._idle, this._all.size > o.min, o.idleTimeoutMillis);
+    if (next < this._idleTimerAt) this._armIdleTimer(next);
   }
 
   private _handTo(waiter: PendingAcquire<T>, record: PooledResource<T>, t: number): void {
@@ -566,7 +637,7 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
    * allow, and the backoff permits.
    */
   private _pump(): void {
-    if (this._endPromise !== undefined) return;
+    if (this._closed) return;
     const t = this._now();
     // Resources being validated are already promised to the oldest waiters.
     while (this._waiters.size > this._validating && this._idle.length > 0) {
@@ -586,10 +657,15 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
       }
     }
     const o = this._options;
+    if (this._endPromise !== undefined) {
+      // Draining: what is idle now is needed by nobody.
+      if (this._waiters.size === 0 && this._idle.length > 0) this._destroyIdle();
+    }
+    const fillsMin = o.warmMin && !this._minPaused && this._endPromise === undefined;
     for (;;) {
       const supply = this._pendingCreates + this._validating;
       const forWaiters = this._waiters.size - supply;
-      const forMin = o.min - (this._all.size + this._pendingCreates);
+      const forMin = fillsMin ? o.min - (this._all.size + this._pendingCreates) : 0;
       if (forWaiters <= 0 && forMin <= 0) return;
       if (this._all.size + this._pendingCreates >= o.max) return;
       if (this._backoff.failures > 0) {
@@ -666,6 +742,7 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
     const wasClosed = this._backoff.state === 'closed';
     const previous = this._backoff.state;
     this._backoff.recordSuccess();
+    this._minPaused = false;
     if (!wasClosed) this.emit('circuit', { state: 'closed', previous, lastError: undefined });
     const durationMillis = t - startedAt;
     this._stats.created(durationMillis);
@@ -682,30 +759,59 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
   }
 
   private _createFailed(cause: unknown): void {
-    if (this._endPromise !== undefined) return; // aborted by end(), not a failure
+    if (this._closed) return; // aborted by end(), not a failure
     const t = this._now();
     this._stats.createFailures++;
     const error = new CreateFailedError(cause, this._backoff.failures + 1);
+    const kind = this._classify(cause);
+    if (kind === 'unavailable') {
+      this._outage(error, t);
+    } else {
+      // Not an outage, so the circuit stays closed; tell whoever this attempt was for. A
+      // permanent error still delays the next attempt (each one costs the server a session).
+      if (kind === 'permanent') this._backoff.recordFailure(error, t, false);
+      this.emit('error', { error });
+      let told = 0;
+      for (
+        let waiter = this._waiters.next();
+        waiter !== undefined;
+        waiter = kind === 'permanent' ? this._waiters.next() : undefined
+      ) {
+        waiter.reject(error);
+        told++;
+      }
+      if (told === 0) this._minPaused = true;
+    }
+    this._endWatch?.();
+    this._pump();
+  }
+
+  /** A creation failed because the server could not be reached: back off, maybe open. */
+  private _outage(error: CreateFailedError, t: number): void {
     const previous = this._backoff.state;
     const state = this._backoff.recordFailure(error, t);
     this.emit('error', { error });
     if (state !== previous) {
       this.emit('circuit', { state, previous, lastError: error });
     }
-    if (state === 'open') {
-      // Fail fast: nobody waits out their whole timeout for a database that is down.
-      const retryIn = this._backoff.retryAt - t;
-      for (let waiter = this._waiters.next(); waiter !== undefined; waiter = this._waiters.next()) {
-        this._stats.circuitRejections++;
-        waiter.reject(new CircuitOpenError(error, retryIn));
-      }
-    } else if (this._factory.retryable?.(cause) === false) {
-      // Retrying cannot fix this (a wrong password, an unknown database): tell the callers now.
-      for (let waiter = this._waiters.next(); waiter !== undefined; waiter = this._waiters.next()) {
-        waiter.reject(error);
-      }
+    if (state !== 'open') return;
+    // Fail fast: nobody waits out their whole timeout for a database that is down.
+    const retryIn = this._backoff.retryAt - t;
+    for (let waiter = this._waiters.next(); waiter !== undefined; waiter = this._waiters.next()) {
+      this._stats.circuitRejections++;
+      waiter.reject(new CircuitOpenError(error, retryIn, true));
     }
-    this._pump();
+  }
+
+  private _classify(error: unknown): CreateErrorKind {
+    const factory = this._factory;
+    try {
+      if (factory.classifyCreateError !== undefined) return factory.classifyCreateError(error);
+      if (factory.retryable?.(error) === false) return 'permanent';
+    } catch {
+      // A classifier that throws says nothing: treat it as the safe default.
+    }
+    return 'unavailable';
   }
 
   private _setCircuit(state: CircuitState): void {
@@ -727,6 +833,22 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
     record.state = 'gone';
     this._all.delete(record.resource);
     this._runDestroy(record.resource, reason, error);
+  }
+
+  /** Takes every record out of the pool first, then destroys each (see `_sweepIdle`). */
+  private _destroyAll(records: readonly (readonly [PooledResource<T>, DestroyReason])[]): void {
+    for (const [record] of records) {
+      record.state = 'gone';
+      this._all.delete(record.resource);
+    }
+    for (const [record, reason] of records) this._runDestroy(record.resource, reason);
+  }
+
+  /** Destroys every idle resource, the idle stack emptied first. */
+  private _destroyIdle(): void {
+    const idle = this._idle;
+    this._idle = [];
+    this._destroyAll(idle.map((record) => [record, 'end'] as const));
   }
 
   private _runDestroy(resource: T, reason: DestroyReason, error?: unknown): void {
@@ -766,9 +888,8 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
     if (this._endPromise !== undefined) return;
     const t = this._now();
     const o = this._options;
-    this._idle = sweepIdle(this._idle, t, this._all.size - o.min, o.idleTimeoutMillis, (r, why) =>
-      this._destroy(r, why),
-    );
+    this._minPaused = false;
+    this._sweepIdle(t);
     if (o.leakDetectionMillis > 0) {
       findLeaks(this._all.values(), t, o.leakDetectionMillis, (record, heldMillis) => {
         this._stats.leaks++;
@@ -811,7 +932,7 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
   // --- ending ---------------------------------------------------------------------------------
 
   private _afterBusyEnded(): void {
-    if (this._onIdleDrained !== undefined && this._busyCount() === 0) this._onIdleDrained();
+    this._endWatch?.();
   }
 
   /** Resources checked out or on their way back (reset). */
@@ -822,20 +943,18 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
     return count;
   }
 
-  private async _shutdown(timeoutMillis: number): Promise<void> {
-    this._waiters.close();
-    clearTimeout(this._retryTimer);
+  private async _shutdown(timeoutMillis: number, drain: boolean): Promise<void> {
     clearInterval(this._reaper);
-    this._retryTimer = undefined;
-    for (let waiter = this._waiters.next(); waiter !== undefined; waiter = this._waiters.next()) {
-      waiter.reject(new PoolClosedError('The pool was ended while this caller waited'));
+    clearTimeout(this._idleTimer);
+    this._idleTimer = undefined;
+    const deadline = this._now() + timeoutMillis;
+    if (drain) {
+      // The work already asked for: waiters are served, idle resources nobody needs go now.
+      this._pump();
+      await this._waitUntil(() => this._waiters.size === 0, deadline);
     }
-    for (const controller of this._createControllers) {
-      controller.abort(new PoolClosedError('The pool was ended while creating'));
-    }
-    for (const record of this._idle) this._destroy(record, 'end');
-    this._idle = [];
-    if (this._busyCount() > 0) await this._waitForBusy(timeoutMillis);
+    this._close();
+    await this._waitUntil(() => this._busyCount() === 0, deadline);
     for (const record of [...this._all.values()]) {
       if (typeof record.resource === 'object' && record.resource !== null) {
         this._revoked.add(record.resource);
@@ -847,19 +966,39 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
     while (this._settling.size > 0) await Promise.allSettled([...this._settling]);
   }
 
-  private _waitForBusy(timeoutMillis: number): Promise<void> {
+  /** Stops serving the queue: waiters rejected, creations aborted, idle resources destroyed. */
+  private _close(): void {
+    this._closed = true;
+    this._waiters.close();
+    clearTimeout(this._retryTimer);
+    this._retryTimer = undefined;
+    for (let waiter = this._waiters.next(); waiter !== undefined; waiter = this._waiters.next()) {
+      waiter.reject(new PoolClosedError('The pool was ended while this caller waited'));
+    }
+    for (const controller of this._createControllers) {
+      controller.abort(new PoolClosedError('The pool was ended while creating'));
+    }
+    this._destroyIdle();
+  }
+
+  /** Resolves once `condition` holds (checked after each change that could meet it) or at `deadline`. */
+  private _waitUntil(condition: () => boolean, deadline: number): Promise<void> {
+    if (condition() || deadline <= this._now()) return Promise.resolve();
     return new Promise<void>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const done = (): void => {
         clearTimeout(timer);
-        this._onIdleDrained = undefined;
+        this._endWatch = undefined;
         resolve();
       };
-      if (timeoutMillis <= kMaxTimerMillis) {
-        timer = setTimeout(done, timeoutMillis);
+      const remaining = deadline - this._now();
+      if (remaining <= kMaxTimerMillis) {
+        timer = setTimeout(done, Math.max(0, remaining));
         timer.unref();
       }
-      this._onIdleDrained = done;
+      this._endWatch = () => {
+        if (condition()) done();
+      };
     });
   }
 

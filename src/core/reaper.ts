@@ -10,16 +10,17 @@ import type { DestroyReason } from './types.js';
  * Picks the idle resources to close: past their lifetime, or idle longer than
  * `idleTimeoutMillis` while the pool holds more than `min`. `idle` is the idle stack, oldest at
  * the bottom, so the longest-idle go first. Returns the records to keep (the same array when
- * nothing goes) and calls `retire` for each one that goes.
+ * nothing goes) and those to retire, with why: the caller installs the kept ones before it
+ * destroys any, so that listeners of the destroy see the counts without them.
  */
 export function sweepIdle<T>(
   idle: PooledResource<T>[],
   now: number,
   surplus: number,
   idleTimeoutMillis: number,
-  retire: (record: PooledResource<T>, reason: DestroyReason) => void,
-): PooledResource<T>[] {
+): { kept: PooledResource<T>[]; retired: [PooledResource<T>, DestroyReason][] } {
   let kept: PooledResource<T>[] | undefined;
+  const retired: [PooledResource<T>, DestroyReason][] = [];
   for (let i = 0; i < idle.length; i++) {
     const record = idle[i]!;
     let reason: DestroyReason | undefined;
@@ -32,9 +33,38 @@ export function sweepIdle<T>(
     }
     kept ??= idle.slice(0, i);
     surplus--;
-    retire(record, reason);
+    retired.push([record, reason]);
   }
-  return kept ?? idle;
+  return { kept: kept ?? idle, retired };
+}
+
+/**
+ * The earliest time at which `sweepIdle` could retire one of `idle`: its lifetime, or its idle
+ * timeout while the pool holds more than `min` (`hasSurplus`). Infinity when none ever will.
+ * O(idle), for the idle timer only, which runs it when it fires, never per release.
+ */
+export function nextIdleDeadline<T>(
+  idle: readonly PooledResource<T>[],
+  hasSurplus: boolean,
+  idleTimeoutMillis: number,
+): number {
+  let earliest = Infinity;
+  for (let i = 0; i < idle.length; i++) {
+    const deadline = idleDeadline(idle[i]!, hasSurplus, idleTimeoutMillis);
+    if (deadline < earliest) earliest = deadline;
+  }
+  return earliest;
+}
+
+/** When `sweepIdle` could retire this idle record (see `nextIdleDeadline`). */
+export function idleDeadline<T>(
+  record: PooledResource<T>,
+  hasSurplus: boolean,
+  idleTimeoutMillis: number,
+): number {
+  const idleUntil =
+    hasSurplus && idleTimeoutMillis > 0 ? record.lastUsedAt + idleTimeoutMillis : Infinity;
+  return Math.min(record.expiresAt, idleUntil);
 }
 
 /**

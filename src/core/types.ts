@@ -35,10 +35,13 @@ export interface Factory<T> {
   /** Run when a resource comes back, before anyone else can get it. Throw to destroy it. */
   reset?(resource: T): Promise<void> | void;
   /**
-   * Whether a `create` error may go away by retrying (network trouble, a server starting up).
-   * Return false for errors retrying cannot fix (a wrong password, an unknown database): the
-   * callers waiting are then failed at once with `ERR_POOL_CREATE_FAILED` instead of waiting
-   * through the backoff. Without this hook every error counts as retryable.
+   * What a `create` error says (see `CreateErrorKind`). Without this hook, `retryable` decides
+   * (false: `'permanent'`), and without either every error counts as `'unavailable'`.
+   */
+  classifyCreateError?(error: unknown): CreateErrorKind;
+  /**
+   * Whether a `create` error may go away by retrying. Return false for errors retrying cannot
+   * fix (a wrong password, an unknown database). Superseded by `classifyCreateError`.
    */
   retryable?(error: unknown): boolean;
   /**
@@ -49,14 +52,37 @@ export interface Factory<T> {
   ref?(resource: T): void;
 }
 
+/**
+ * How the pool treats a failed creation:
+ * - `'unavailable'`: the server could not be reached or is not taking connections (refused,
+ *   reset, timed out, starting up). Only these count as an outage: they back off and, after
+ *   `circuitBreakerThreshold` in a row, open the circuit. Waiting callers keep waiting.
+ * - `'rejected'`: this attempt failed for a reason of its own (a hook of the user's threw):
+ *   not an outage. The oldest waiting caller gets the error; nothing backs off, so the next
+ *   caller's attempt runs at once.
+ * - `'permanent'`: retrying cannot fix it (a wrong password, an unknown database). Every
+ *   waiting caller gets the error at once. The next attempt still waits its backoff delay
+ *   (each one costs the server a session), but the circuit does not open.
+ */
+export type CreateErrorKind = 'unavailable' | 'rejected' | 'permanent';
+
 export interface PoolOptions {
   /**
    * A name for this pool, carried by metrics, diagnostics channels and health reports so that
    * several pools in one process can be told apart. Default `lifeguard-<n>`, n counting pools.
    */
   name?: string;
-  /** Resources kept warm, created in the background. Default 0. */
+  /**
+   * Idle resources above `min` are closed after `idleTimeoutMillis`; the pool never closes
+   * idle ones below it. Default 0. With `warmMin` (the default) `min` resources are also
+   * opened in the background and replaced when they go.
+   */
   min?: number;
+  /**
+   * Open `min` resources in the background at start, and replace them when they are retired.
+   * Default true. Off, `min` is only a floor for idle removal (pg.Pool's meaning).
+   */
+  warmMin?: boolean;
   /** Upper bound on resources that exist or are being created. Default 10. */
   max?: number;
   /** How long a caller may wait in the queue. Default 30 000. `Infinity` waits forever. */
@@ -143,8 +169,16 @@ export interface LeaseInfo<T> {
 
 export interface EndOptions {
   /**
-   * How long to wait for checked-out resources before destroying them. Default 30 000, so
-   * that a leaked resource cannot make `end()` hang; `Infinity` waits for every release.
+   * Let the work already asked for finish first (default true): callers already waiting are
+   * still served (resources are still created for them), and only then is everything closed.
+   * New acquires are refused from the moment `end()` is called. With false, waiting callers
+   * are rejected with `ERR_POOL_CLOSED` at once. `timeoutMillis` bounds both.
+   */
+  drain?: boolean;
+  /**
+   * How long to wait for waiting callers and checked-out resources before rejecting and
+   * destroying them. Default 30 000, so that a leaked resource cannot make `end()` hang;
+   * `Infinity` waits for every release.
    */
   timeoutMillis?: number;
 }

@@ -9,7 +9,7 @@ export type MetricsErrorCode =
   | 'ERR_METRICS_INVALID_POOL'
   /** A bad option: a prefix Prometheus would reject, buckets that are not increasing, ... */
   | 'ERR_METRICS_INVALID_OPTION'
-  /** The exporter's library (`prom-client` or `@opentelemetry/api`) is not installed. */
+  /** The exporter's library (the Prometheus client or the OpenTelemetry API) is not installed. */
   | 'ERR_METRICS_PEER_MISSING'
   /** A pool of this name is already instrumented into this registry (or meter). */
   | 'ERR_METRICS_DUPLICATE_POOL'

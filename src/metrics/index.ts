@@ -1,13 +1,22 @@
 /**
- * `lifeguard/metrics`: a pool's metrics for Prometheus (prom-client) and OpenTelemetry
- * (`@opentelemetry/api`), named after OpenTelemetry's semantic conventions for database client
+ * `lifeguard/metrics`: a pool's metrics for Prometheus (its Node.js client) and OpenTelemetry
+ * (its JavaScript API), named after OpenTelemetry's semantic conventions for database client
  * connection pools. Both libraries are optional peer dependencies, loaded only by the exporter
  * that needs them. See docs/metrics.md.
  */
 export { instrumentPrometheus } from './prometheus.js';
-export type { PrometheusInstrumentation, PrometheusOptions } from './prometheus.js';
+export type {
+  PrometheusInstrumentation,
+  PrometheusOptions,
+  PrometheusRegistry,
+} from './prometheus.js';
 export { instrumentOpenTelemetry, meterName } from './opentelemetry.js';
-export type { OpenTelemetryInstrumentation, OpenTelemetryOptions } from './opentelemetry.js';
+export type {
+  OpenTelemetryInstrumentation,
+  OpenTelemetryMeter,
+  OpenTelemetryMeterProvider,
+  OpenTelemetryOptions,
+} from './opentelemetry.js';
 export {
   defaultDurationBuckets,
   durationHistograms,

@@ -10,15 +10,6 @@
  */
 import { createRequire } from 'node:module';
 import type * as OtelApi from '@opentelemetry/api';
-import type {
-  Attributes,
-  BatchObservableResult,
-  Histogram,
-  Meter,
-  MeterProvider,
-  Observable,
-  ValueType,
-} from '@opentelemetry/api';
 
 import {
   defaultDurationBuckets,
@@ -33,14 +24,61 @@ import {
 import { MetricsError } from './errors.js';
 import { MetricsSource, type DurationEvent, type Instrumentable } from './source.js';
 
+// The parts of @opentelemetry/api that lifeguard uses, declared here rather than imported so
+// that these declarations type-check without that optional peer (with `skipLibCheck: false`
+// and prom-client alone). Any Meter and MeterProvider of the API or the SDK is one.
+
+/** Attributes as lifeguard records them: string values only. */
+type Attributes = Record<string, string>;
+
+/** An observable instrument, as the meter creates it: lifeguard only hands it back. */
+type Observable = object;
+
+interface BatchObservableResult {
+  observe(observable: Observable, value: number, attributes?: Attributes): void;
+}
+
+interface Histogram {
+  record(value: number, attributes?: Attributes): void;
+}
+
+interface InstrumentOptions {
+  description?: string;
+  unit?: string;
+  /** The API's `ValueType`: 0 is INT. */
+  valueType?: number;
+  advice?: { explicitBucketBoundaries?: number[] };
+}
+
+/** An OpenTelemetry `Meter`, as far as `instrumentOpenTelemetry` uses one. */
+export interface OpenTelemetryMeter {
+  createObservableCounter(name: string, options?: InstrumentOptions): Observable;
+  createObservableUpDownCounter(name: string, options?: InstrumentOptions): Observable;
+  createObservableGauge(name: string, options?: InstrumentOptions): Observable;
+  createHistogram(name: string, options?: InstrumentOptions): Histogram;
+  addBatchObservableCallback(
+    callback: (result: BatchObservableResult) => void,
+    observables: Observable[],
+  ): void;
+  removeBatchObservableCallback(
+    callback: (result: BatchObservableResult) => void,
+    observables: Observable[],
+  ): void;
+}
+
+/** An OpenTelemetry `MeterProvider`, as far as `instrumentOpenTelemetry` uses one. */
+export interface OpenTelemetryMeterProvider {
+  getMeter(name: string): OpenTelemetryMeter;
+}
+
 export interface OpenTelemetryOptions {
   /** The meter to create the instruments on. Wins over `meterProvider`. */
-  meter?: Meter;
+  meter?: OpenTelemetryMeter;
   /**
    * Where to get a meter named `lifeguard` from. Default the global provider
-   * (`metrics.getMeterProvider()` of `@opentelemetry/api`).
+   * (`metrics.getMeterProvider()` of the OpenTelemetry API).
    */
-  meterProvider?: MeterProvider;
+  meterProvider?: OpenTelemetryMeterProvider;
   /** Bucket boundaries, in seconds, advised for the three duration histograms. */
   buckets?: readonly number[];
 }
@@ -61,12 +99,12 @@ export interface OpenTelemetryInstrumentation {
 export const meterName = 'lifeguard';
 
 /** `ValueType.INT`, written out so that the API package is not loaded for an enum. */
-const kInt = 0 as ValueType.INT;
+const kInt = 0 satisfies OtelApi.ValueType.INT;
 
 /** Pool names instrumented on each meter: two pools of one name would overwrite each other. */
-const poolsByMeter = new WeakMap<Meter, Set<string>>();
+const poolsByMeter = new WeakMap<OpenTelemetryMeter, Set<string>>();
 
-function globalMeterProvider(): MeterProvider {
+function globalMeterProvider(): OpenTelemetryMeterProvider {
   try {
     const api = createRequire(import.meta.url)('@opentelemetry/api') as typeof OtelApi;
     return api.metrics.getMeterProvider();
@@ -89,7 +127,7 @@ function attributesOf(poolAttributes: Attributes, attributes: PointAttributes): 
   return result;
 }
 
-function createObservable(meter: Meter, metric: ObservedMetric): Observable {
+function createObservable(meter: OpenTelemetryMeter, metric: ObservedMetric): Observable {
   const options = { description: metric.description, unit: metric.unit, valueType: kInt };
   switch (metric.kind) {
     case 'counter':
@@ -107,7 +145,6 @@ function createObservable(meter: Meter, metric: ObservedMetric): Observable {
  * Accepts a core pool or a `lifeguard/pg` Pool. See docs/metrics.md.
  *
  * @example
- * import { metrics } from '@opentelemetry/api';
  * const handle = instrumentOpenTelemetry(pool, { meter: metrics.getMeter('my-service') });
  */
 export function instrumentOpenTelemetry(

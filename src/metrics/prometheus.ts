@@ -32,9 +32,21 @@ import {
 type PromClientModule = typeof PromClient;
 type Labels = Record<string, string>;
 
+/**
+ * A `Registry` of the Prometheus client, as far as `instrumentPrometheus` uses one. Declared here,
+ * not imported, so that these declarations type-check without that optional peer (with
+ * `skipLibCheck: false` and OpenTelemetry alone). Any of the client's registries is one.
+ */
+export interface PrometheusRegistry {
+  getSingleMetric(name: string): unknown;
+  removeSingleMetric(name: string): void;
+  /** Called by the metrics that lifeguard creates in this registry. */
+  registerMetric(metric: object): void;
+}
+
 export interface PrometheusOptions {
-  /** Where the metrics go. Default prom-client's global `register`. */
-  registry?: PromClient.Registry;
+  /** Where the metrics go. Default the Prometheus client's global `register`. */
+  registry?: PrometheusRegistry;
   /** Prepended to every metric name, e.g. `myapp_`. Default none. */
   prefix?: string;
   /** Bucket upper bounds, in seconds, of the three duration histograms. */
@@ -218,13 +230,12 @@ function sameBuckets(a: readonly number[], b: readonly number[]): boolean {
 }
 
 /**
- * Exports a pool's metrics to a prom-client registry: the OpenTelemetry database connection
+ * Exports a pool's metrics to a Prometheus client registry: the OpenTelemetry database connection
  * pool metrics under their Prometheus names (`db_client_connection_count{pool_name,state}`,
  * `db_client_connection_wait_time_seconds`, ...) and Lifeguard's own (`lifeguard_pool_*`).
  * Accepts a core pool or a `lifeguard/pg` Pool. See docs/metrics.md.
  *
  * @example
- * import { Registry } from 'prom-client';
  * const registry = new Registry();
  * const metrics = instrumentPrometheus(pool, { registry });
  * app.get('/metrics', async (_req, res) => res.type(registry.contentType).send(await registry.metrics()));
@@ -248,7 +259,8 @@ export function instrumentPrometheus(
     );
   }
   const prom = loadPromClient();
-  const registry = options.registry ?? prom.register;
+  // The user's registry is a prom-client Registry; PrometheusRegistry only names what we call.
+  const registry = (options.registry as PromClient.Registry | undefined) ?? prom.register;
   let byPrefix = instrumentsByRegistry.get(registry);
   if (byPrefix === undefined) {
     byPrefix = new Map();

@@ -10,6 +10,7 @@
  */
 import type { NormalizedOptions, Pool as CorePool, PoolCounts } from '../core/index.js';
 import type { PgConnection } from './connection.js';
+import { callerError } from './callers.js';
 import { PgConnectionLostError } from './errors.js';
 
 export class Checkout {
@@ -31,6 +32,10 @@ export class Checkout {
   onPressure: (() => void) | undefined;
   readonly #onAcquired = (connection: PgConnection): PgConnection | Promise<PgConnection> =>
     this.#check(connection, undefined, 0);
+  /** The core's errors, as pg.Pool's callers know them (callers.ts). */
+  readonly #onFailed = (error: unknown): never => {
+    throw callerError(error);
+  };
 
   constructor(core: CorePool<PgConnection>) {
     this.#core = core;
@@ -48,7 +53,7 @@ export class Checkout {
 
   /** A checkout for a pipeline lane: never raises `onPressure`. */
   acquireLane(): Promise<PgConnection> {
-    return this.#core.acquire().then(this.#onAcquired);
+    return this.#core.acquire().then(this.#onAcquired, this.#onFailed);
   }
 
   /** Exclusive callers waiting for a connection (0 unless `onPressure` is set). */
@@ -79,8 +84,8 @@ export class Checkout {
   }
 
   #acquire(signal: AbortSignal | undefined): Promise<PgConnection> {
-    if (signal === undefined) return this.#core.acquire().then(this.#onAcquired);
-    return this.#core.acquire({ signal }).then((c) => this.#check(c, signal, 0));
+    if (signal === undefined) return this.#core.acquire().then(this.#onAcquired, this.#onFailed);
+    return this.#core.acquire({ signal }).then((c) => this.#check(c, signal, 0), this.#onFailed);
   }
 
   /** With an error (anything truthy), the connection is destroyed instead of reused. */
@@ -114,6 +119,6 @@ export class Checkout {
       );
     }
     const next = signal === undefined ? this.#core.acquire() : this.#core.acquire({ signal });
-    return next.then((c) => this.#check(c, signal, discarded + 1));
+    return next.then((c) => this.#check(c, signal, discarded + 1), this.#onFailed);
   }
 }

@@ -113,6 +113,30 @@ const permanentConnectErrnos = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
+/**
+ * pg's own words for a connection that closed or timed out under the handshake: a server
+ * shutting down, restarting, or a proxy in between refusing. They carry no code.
+ */
+const lostDuringHandshake = [
+  'Connection terminated unexpectedly',
+  'Connection terminated due to connection timeout',
+  'Connection terminated',
+  'timeout expired',
+];
+
+/**
+ * Whether a failure to open a connection says the database could not be reached (an outage,
+ * worth retrying with backoff) rather than something about this attempt: it carries a system
+ * error code, a server SQLSTATE, or is one of pg's messages for a dropped handshake. An error
+ * with none of these (say, from a custom Client class) is handed to the caller, as pg.Pool
+ * does, instead of being retried.
+ */
+export function isRecognizedOutage(error: unknown): boolean {
+  if (sqlStateOf(error) !== undefined || errnoOf(error) !== undefined) return true;
+  const message = error instanceof Error ? error.message : '';
+  return lostDuringHandshake.includes(message);
+}
+
 /** Classifies a failure to open a connection. */
 export function connectFailure(error: unknown): FailureDetails {
   const sqlState = sqlStateOf(error);

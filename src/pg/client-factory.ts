@@ -4,10 +4,10 @@
  */
 import type pg from 'pg';
 
-import type { DestroyReason, Factory } from '../core/index.js';
-import { connectFailure } from './classify.js';
+import type { CreateErrorKind, DestroyReason, Factory } from '../core/index.js';
+import { connectFailure, isRecognizedOutage } from './classify.js';
 import { PgConnection } from './connection.js';
-import { PgClientReclaimedError, PgConnectError } from './errors.js';
+import { PgClientReclaimedError, PgConnectError, type FailureDetails } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import type { Redactor } from './redact.js';
 
@@ -47,8 +47,9 @@ export class PgClientFactory implements Factory<PgConnection> {
   }
 
   /**
-   * Connects, applies the per-pool `SET`s and runs `onConnect`. The abort signal (create
-   * timeout, pool ended) destroys the socket, which makes whichever step is running fail.
+   * Connects, applies the per-pool `SET`s and runs `onConnect`, then `verify`. The abort
+   * signal (create timeout, pool ended) destroys the socket, which makes whichever step is
+   * running fail.
    */
   async create(signal: AbortSignal): Promise<PgConnection> {
     const options = this.#options;
@@ -56,20 +57,28 @@ export class PgClientFactory implements Factory<PgConnection> {
     try {
       client = new options.Client(options.clientConfig);
     } catch (error) {
-      throw this.#connectError(error, undefined); // e.g. an unparsable connection string
+      throw this.#connectError(error, undefined, 'connect'); // e.g. an unparsable connection string
     }
     const connection = new PgConnection(client, this.#redactor, this.#onIdleFailure);
     if (this.#typesReadTimeouts) connection.typeReadTimeouts();
     const abort = (): void => connection.kill();
     signal.addEventListener('abort', abort, { once: true });
+    let stage: ConnectStage = 'connect';
     try {
-      await client.connect();
+      options.log?.('connecting new client'); // pg.Pool's log lines, at the same points
+      await connectClient(client);
+      options.log?.('new client connected');
+      stage = 'setup';
       if (options.setupSql !== undefined) await client.query(options.setupSql);
+      stage = 'hook';
       if (options.onConnect !== undefined) await options.onConnect(client);
+      if (options.verify !== undefined) await verifyClient(options.verify, client);
       return connection;
     } catch (error) {
+      // Judged before the kill: did the session itself break, or only this step?
+      const broken = stage !== 'connect' && !connection.alive;
       connection.kill();
-      throw this.#connectError(error, client);
+      throw this.#connectError(error, client, broken ? 'connect' : stage, connection.failure);
     } finally {
       signal.removeEventListener('abort', abort);
     }
@@ -85,7 +94,9 @@ export class PgClientFactory implements Factory<PgConnection> {
       connection.kill();
       return;
     }
-    if (!connection.alive) {
+    // A socket still open gets a clean close even after an error (pg.Pool ends such a client
+    // too): the server sees a Terminate, not an unexpected EOF.
+    if (!connection.socketOpen) {
       connection.kill();
       return;
     }
@@ -130,12 +141,13 @@ export class PgClientFactory implements Factory<PgConnection> {
   }
 
   /**
-   * Lets the core fail waiting callers at once on a connect error that retrying cannot fix
-   * (wrong password, unknown database, bad configuration): pg.Pool reports those immediately,
-   * and so do we, instead of making callers wait through the backoff.
+   * Tells the core which failures are an outage. Only a database that cannot be reached backs
+   * off and opens the circuit; an error of the user's own hook goes to the caller it was for,
+   * and one retrying cannot fix (wrong password, unknown database, bad configuration) to every
+   * caller at once, as pg.Pool reports those immediately.
    */
-  retryable(error: unknown): boolean {
-    return !(error instanceof PgConnectError) || error.retryable;
+  classifyCreateError(error: unknown): CreateErrorKind {
+    return error instanceof PgConnectError ? error.kind : 'unavailable';
   }
 
   unref(connection: PgConnection): void {
@@ -146,16 +158,80 @@ export class PgClientFactory implements Factory<PgConnection> {
     (connection.client as Referable).ref?.();
   }
 
-  #connectError(error: unknown, client: pg.Client | undefined): PgConnectError {
+  /**
+   * The error of a failed creation, with what it means: `stage` is the step that failed
+   * ('connect' also when a later step failed because the session broke, `failure`).
+   */
+  #connectError(
+    error: unknown,
+    client: pg.Client | undefined,
+    stage: ConnectStage,
+    failure?: Error,
+  ): PgConnectError {
     // A password from a function, PGPASSWORD or the connection string is known once parsed.
     const redactor = this.#redactor.with(client?.password);
     redactor.error(error);
-    const details = connectFailure(error);
+    const judged = stage === 'connect' && failure !== undefined ? failure : error;
+    const details = connectFailure(judged);
     const reason = error instanceof Error ? error.message : String(error);
     const code = details.sqlState ?? details.errno;
     const message = `Could not connect to PostgreSQL: ${reason}${code === undefined ? '' : ` (${code})`}`;
-    return new PgConnectError(redactor.text(message), details, error);
+    const kind = createErrorKind(stage, details, isRecognizedOutage(judged));
+    return new PgConnectError(redactor.text(message), details, error, kind);
   }
+}
+
+/**
+ * `client.connect()` in both styles pg.Pool supports: pg's Client takes a callback (and then
+ * returns nothing), a custom `Client` class may take only a callback or only return a promise.
+ * Settles once, on whichever answers first; a promise rejected after the callback answered is
+ * handled here, never unhandled.
+ */
+function connectClient(client: pg.Client): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const callable = client as unknown as { connect(callback: (error?: unknown) => void): unknown };
+    const returned = callable.connect((error) => (error ? reject(error) : resolve()));
+    if (isThenable(returned)) returned.then(() => resolve(), reject);
+  });
+}
+
+/**
+ * pg.Pool's `verify(client, cb)`: `cb(err)` rejects with `err` as it is, `cb()` accepts. A verify
+ * that throws, or returns a promise that rejects, rejects too (pg.Pool would hang).
+ */
+function verifyClient(
+  verify: NonNullable<ResolvedOptions['verify']>,
+  client: pg.Client,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const returned: unknown = verify(client as unknown as pg.PoolClient, (error) =>
+      error ? reject(error) : resolve(),
+    );
+    if (isThenable(returned)) returned.then(undefined, reject);
+  });
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
+}
+
+/** The step of opening a connection: the TCP/TLS/startup handshake, the pool's SETs, hooks. */
+type ConnectStage = 'connect' | 'setup' | 'hook';
+
+/**
+ * An outage is only what kept us from a working session; a bad password is permanent; a SET
+ * the server refused is a configuration error (permanent); a hook that threw on a healthy
+ * session (onConnect, verify) is the user's own error for that one caller.
+ */
+function createErrorKind(
+  stage: ConnectStage,
+  details: FailureDetails,
+  recognizedOutage: boolean,
+): CreateErrorKind {
+  if (stage === 'hook') return 'rejected';
+  if (stage === 'setup') return 'permanent';
+  if (!details.retryable) return 'permanent';
+  return recognizedOutage ? 'unavailable' : 'rejected';
 }
 
 async function rollback(connection: PgConnection): Promise<void> {

@@ -54,6 +54,8 @@ export class PgConnection {
   #removed = false;
   #txStatus: TransactionStatus = 'I';
   readonly #tracksStatus: boolean;
+  /** pg's pipeline mode as the client was configured (pg's own `pipeline` option). */
+  readonly #configuredPipeline: boolean;
 
   constructor(
     client: pg.Client,
@@ -61,6 +63,7 @@ export class PgConnection {
     onIdleFailure: (connection: PgConnection, error: Error) => void,
   ) {
     this.client = client;
+    this.#configuredPipeline = (client as unknown as ClientInternals).pipeline === true;
     // Attached before connecting and never removed: an idle client that errors must not
     // crash the process for want of a listener (pg.Pool's behaviour between checkouts).
     client.on('error', (error: Error) => {
@@ -98,6 +101,14 @@ export class PgConnection {
     return stream === undefined || (stream.destroyed !== true && stream.writable !== false);
   }
 
+  /** The socket can still carry a Terminate: a clean close is possible. */
+  get socketOpen(): boolean {
+    const c = this.client as unknown as ClientInternals;
+    if (this.#ended || c._ended === true) return false;
+    const stream = c.connection?.stream;
+    return stream !== undefined && stream.destroyed !== true && stream.writable !== false;
+  }
+
   /** A query is running or queued, or the reply to a failed one has not finished arriving. */
   get busy(): boolean {
     return (this.client as unknown as ClientInternals).readyForQuery === false || this.running;
@@ -118,7 +129,10 @@ export class PgConnection {
     );
   }
 
-  /** pg's client has its built-in pipeline mode (pg >= 8.23; not pg-native, not a mock). */
+  /**
+   * pg's client has its built-in pipeline mode (pg >= 8.23; not pg-native, not a mock), whether
+   * it was configured on (pg's `pipeline: true`) or off.
+   */
   get supportsPipeline(): boolean {
     const c = this.client as unknown as ClientInternals;
     return (
@@ -134,6 +148,15 @@ export class PgConnection {
    */
   setPipeline(on: boolean): void {
     (this.client as unknown as ClientInternals).pipeline = on;
+  }
+
+  /**
+   * Puts pg's pipeline mode back as the client was configured, when the connection stops being
+   * a lane: off by default, on for a pool given pg's own `pipeline: true`. Same care as
+   * `setPipeline`.
+   */
+  restorePipeline(): void {
+    this.setPipeline(this.#configuredPipeline);
   }
 
   /** `I` idle, `T` in a transaction, `E` in a failed transaction, as of the last reply. */

@@ -17,7 +17,7 @@ import type pg from 'pg';
 
 import { explain, isFatalServerError, lostFailure, provesNotSent } from './classify.js';
 import type { PgConnection } from './connection.js';
-import { PgConnectionLostError, typedReadTimeout } from './errors.js';
+import { PgConnectionLostError, PgTransactionOnPoolError, typedReadTimeout } from './errors.js';
 import type { Redactor } from './redact.js';
 import { hasTimeouts, timeoutStatements } from './timeouts.js';
 import type { QueryConfig } from './types.js';
@@ -43,7 +43,12 @@ export interface Dispatcher {
   readonly timeouts: number;
   /** Queries refused by `maxWaiting` at the dispatcher's own queue. */
   readonly rejectedQueueFull: number;
-  /** The pool is ending: fail what waits here, keep nothing back from the core. */
+  /**
+   * Resolves once the dispatcher holds nothing (no query waiting, no connection of its own),
+   * or after `timeoutMillis`. `end()` waits for it before it closes the core.
+   */
+  whenIdle(timeoutMillis: number): Promise<void>;
+  /** The pool is ending: fail what still waits here, keep nothing back from the core. */
   close(): void;
 }
 
@@ -94,6 +99,11 @@ export class PooledDispatcher implements Dispatcher {
     return 0;
   }
 
+  /** Its callers wait in the core's queue, which `end()` drains. */
+  whenIdle(): Promise<void> {
+    return Promise.resolve();
+  }
+
   close(): void {}
 
   dispatch(query: QueryInput, values: QueryValues): Promise<pg.QueryResult> {
@@ -114,7 +124,10 @@ export class PooledDispatcher implements Dispatcher {
     return this.#checkout.acquire().then((connection) =>
       send(connection, query, values).then(
         (result) => {
+          // Released either way; the release guard rolls back a transaction left open.
+          const leftOpen = connection.txStatus !== 'I';
           this.#checkout.release(connection);
+          if (leftOpen) throw new PgTransactionOnPoolError(statementTextOf(query), true);
           return result;
         },
         (error: unknown) => {
@@ -192,4 +205,8 @@ function send(
   } catch (error) {
     return Promise.reject(error);
   }
+}
+
+function statementTextOf(query: QueryInput): string {
+  return typeof query === 'string' ? query : String(query.text);
 }

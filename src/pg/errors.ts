@@ -5,7 +5,7 @@
  * SQL errors are not here on purpose: a statement that fails on the server rejects with pg's
  * own `DatabaseError`, whose `code` is the SQLSTATE, exactly as with pg.Pool.
  */
-import { PoolError } from '../core/index.js';
+import { PoolError, type CreateErrorKind } from '../core/index.js';
 
 export type PgErrorCode =
   | 'ERR_PG_CONNECT_FAILED'
@@ -14,7 +14,8 @@ export type PgErrorCode =
   | 'ERR_PG_TRANSACTION_RETRIES_EXHAUSTED'
   | 'ERR_PG_INVALID_ARGUMENT'
   | 'ERR_PG_CLIENT_RECLAIMED'
-  | 'ERR_PG_QUERY_TIMEOUT';
+  | 'ERR_PG_QUERY_TIMEOUT'
+  | 'ERR_PG_TRANSACTION_ON_POOL';
 
 /** What the classification found out about a connection-level failure. */
 export interface FailureDetails {
@@ -27,17 +28,25 @@ export interface FailureDetails {
 }
 
 /**
- * Opening a connection failed: refused, timed out, bad credentials, unknown database ...
- * The pool retries creation with backoff; callers see it as the `cause` of the core's
- * `ERR_POOL_ACQUIRE_TIMEOUT` or `ERR_POOL_CIRCUIT_OPEN`.
+ * Opening a connection failed: refused, timed out, bad credentials, unknown database, a hook
+ * that threw. It is what the pool's 'error' event and the `cause` chains carry; callers get
+ * the driver's own error (callers.ts), as with pg.Pool, with this one down its `cause`.
  */
 export class PgConnectError extends PoolError<PgErrorCode> implements FailureDetails {
   readonly retryable: boolean;
   readonly sqlState: string | undefined;
   readonly errno: string | undefined;
+  /** What the failure means to the pool: an outage, one caller's hook, or permanent. */
+  readonly kind: CreateErrorKind;
 
-  constructor(message: string, details: FailureDetails, cause: unknown) {
+  constructor(
+    message: string,
+    details: FailureDetails,
+    cause: unknown,
+    kind: CreateErrorKind = details.retryable ? 'unavailable' : 'permanent',
+  ) {
     super('ERR_PG_CONNECT_FAILED', message, { cause });
+    this.kind = kind;
     this.retryable = details.retryable;
     this.sqlState = details.sqlState;
     this.errno = details.errno;
@@ -98,8 +107,12 @@ export class PgTransactionRetriesExhaustedError extends PoolError<PgErrorCode> {
 export class PgInvalidArgumentError extends PoolError<PgErrorCode> {
   readonly argument: string;
 
-  constructor(argument: string, message: string) {
-    super('ERR_PG_INVALID_ARGUMENT', `Invalid argument "${argument}": ${message}`);
+  /** `verbatim`: the message is pg.Pool's own for the same mistake, kept word for word. */
+  constructor(argument: string, message: string, verbatim = false) {
+    super(
+      'ERR_PG_INVALID_ARGUMENT',
+      verbatim ? message : `Invalid argument "${argument}": ${message}`,
+    );
     this.argument = argument;
   }
 }
@@ -142,4 +155,24 @@ export function typedReadTimeout(error: unknown): unknown {
   return error instanceof Error && error.message === 'Query read timeout' && !('code' in error)
     ? new PgQueryTimeoutError(error)
     : error;
+}
+
+/**
+ * Transaction control went through `pool.query()`, where each call may run on another
+ * connection (transaction-control.ts): refused before it ran, or, for a query that left a
+ * transaction open, rolled back after it. Nothing of it was committed.
+ */
+export class PgTransactionOnPoolError extends PoolError<PgErrorCode> {
+  readonly statement: string;
+
+  constructor(statement: string, ranAndRolledBack = false) {
+    const what = ranAndRolledBack
+      ? `This query left a transaction open, so it was rolled back (nothing it did was committed)`
+      : `pool.query() cannot run "${statement}"`;
+    super(
+      'ERR_PG_TRANSACTION_ON_POOL',
+      `${what}: each pool.query() may run on a different connection, so a transaction cannot span several of them. Use pool.transaction(async (client) => { ... }), or const client = await pool.connect() and run BEGIN, the statements and COMMIT on that client, then client.release()`,
+    );
+    this.statement = statement;
+  }
 }

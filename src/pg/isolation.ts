@@ -1,7 +1,7 @@
 /**
  * Slow statements, run apart from the lanes. A statement the dispatcher has seen hold up a lane
  * (slow-statements.ts) is no longer pipelined: it takes the exclusive path (dispatch.ts), one
- * connection to itself for its duration, exactly as with `pipeline: false`, while the lanes
+ * connection to itself for its duration, exactly as with `pipelineQueries: false`, while the lanes
  * keep serving fast queries that are never written behind it. Its failure semantics are that
  * path's: a SQL error is pg's own, a lost connection a `PgConnectionLostError` (retried once
  * when the query provably never left), a pool that ends fails it with `ERR_POOL_CLOSED`.
@@ -92,6 +92,11 @@ export class Isolation {
   isSlow(query: PipelinedQuery['query']): boolean {
     const statements = this.statements;
     return statements.size !== 0 && statements.isSlow(statementText(query));
+  }
+
+  /** Isolated statements running now. */
+  get running(): number {
+    return this.#running;
   }
 
   /** Runs what may run now, oldest first. */

@@ -4,8 +4,10 @@
  * construction.
  *
  * Unknown keys cannot be rejected as the core does: pg.Pool hands its whole config to every
- * Client, and code in the wild relies on that (`types`, `stream`, `binary`, ...). Keys that
- * look like a lifeguard option under the wrong name fail with a pointer instead.
+ * Client, and code in the wild relies on that (`types`, `stream`, `binary`, ...), and configs
+ * carry extra keys from ORMs and environment loaders. A key that neither pg nor lifeguard reads
+ * is still passed to the Client, with one warning per key and process (with a pointer to the
+ * right name when it looks misnamed); only invalid values of keys we honour throw.
  */
 import pg from 'pg';
 
@@ -23,13 +25,15 @@ export interface ResolvedOptions {
   /** Per-pool `SET` statements run on each new connection, or undefined. */
   readonly setupSql: string | undefined;
   readonly onConnect: ((client: pg.ClientBase) => unknown) | undefined;
+  /** pg.Pool's `verify(client, cb)`, run on each new client after `onConnect`. */
+  readonly verify: PoolConfig['verify'];
   readonly endTimeoutMillis: number;
   readonly log: ((...messages: unknown[]) => void) | undefined;
   /** What `pool.options` shows: pg.Pool's shape, credentials non-enumerable. */
   readonly pgOptions: pg.PoolOptions;
   /** Strings to mask in errors and logs. */
   readonly secrets: readonly string[];
-  /** How `pool.query()` is pipelined, or undefined with `pipeline: false`. */
+  /** How `pool.query()` is pipelined, or undefined with `pipelineQueries: false`. */
   readonly pipeline: PipelineSettings | undefined;
 }
 
@@ -61,6 +65,7 @@ const coreKeys = [
   'overloadIntervalMillis',
   'reapIntervalMillis',
   'asyncStackTraces',
+  'warmMin',
 ] as const satisfies readonly (keyof CoreOptions)[];
 
 /** Keys that configure the pool and are not passed to `pg.Client`. */
@@ -76,28 +81,70 @@ const poolKeys = new Set<string>([
   'allowExitOnIdle',
   'Client',
   'onConnect',
+  'verify',
   'log',
   'Promise',
   'endTimeoutMillis',
   'statementTimeout',
   'lockTimeout',
   'idleInTransactionSessionTimeout',
-  // pg's Client has an option `pipeline` too; ours decides per query, so clients never get it.
-  'pipeline',
+  // Ours. pg's Client option `pipeline` (its own pipeline mode) is passed to clients untouched.
+  'pipelineQueries',
   'pipelineDepth',
   'pipelineSlowQueryMillis',
   'pipelineIsolateSlowQueries',
 ]);
 
-/** Names people reach for that would otherwise pass silently to pg.Client and do nothing. */
+/**
+ * Every key pg 8.23 reads from a Client's config (lib/client.js, lib/connection-parameters.js,
+ * lib/connection.js, lib/native/client.js) or pg-pool from a Pool's (besides `poolKeys`). None
+ * of them may warn: code written for pg.Pool passes them all.
+ */
+const pgKeys = new Set<string>([
+  // pg.Client
+  'Promise',
+  'types',
+  'connection',
+  'stream',
+  'ssl',
+  'keepAlive',
+  'keepAliveInitialDelayMillis',
+  'enableChannelBinding',
+  'scramMaxIterations',
+  'pipeline',
+  'binary',
+  'connectionTimeoutMillis',
+  // ConnectionParameters
+  'connectionString',
+  'user',
+  'database',
+  'password',
+  'port',
+  'host',
+  'options',
+  'sslnegotiation',
+  'client_encoding',
+  'replication',
+  'application_name',
+  'fallback_application_name',
+  'statement_timeout',
+  'lock_timeout',
+  'idle_in_transaction_session_timeout',
+  'query_timeout',
+  // pg-native
+  'nativeConnectionString',
+]);
+
+/** Names people reach for that pg and lifeguard both ignore, and what they probably meant. */
 const misnamed: Record<string, string> = {
-  maxLifetimeMillis: 'unsupported here, use maxLifetimeSeconds (as pg.Pool does)',
-  verify:
-    'unsupported, use onConnect(client) instead (it may return a promise; throw to reject the connection)',
-  acquireTimeout: 'unsupported, use acquireTimeoutMillis',
-  connectionTimeout: 'unsupported, use connectionTimeoutMillis',
-  idleTimeout: 'unsupported, use idleTimeoutMillis',
+  maxLifetimeMillis: 'maxLifetimeSeconds (in seconds, as pg.Pool has it)',
+  acquireTimeout: 'acquireTimeoutMillis',
+  connectionTimeout: 'connectionTimeoutMillis',
+  idleTimeout: 'idleTimeoutMillis',
 };
+
+/** Unknown keys already warned about, so that each is reported once per process. */
+const warnedKeys = new Set<string>();
 
 /**
  * Measured with bench/pipeline.ts (`SELECT $1::int`, max 10, 2 cores; BENCHMARKS.md): 256
@@ -129,13 +176,11 @@ export function resolveOptions(config: PoolConfig | undefined): ResolvedOptions 
   if (typeof config !== 'object') {
     throw new InvalidOptionError('config', `expected an object, got ${typeof config}`);
   }
-  for (const key of Object.keys(config)) {
-    const hint = misnamed[key];
-    if (hint !== undefined) throw new InvalidOptionError(key, hint);
-  }
+  warnUnknownKeys(config);
   const Client = (config.Client ?? pg.Client) as unknown as ClientConstructor;
   checkFunction('Client', Client);
   checkFunction('onConnect', config.onConnect, true);
+  checkFunction('verify', config.verify, true);
   checkFunction('log', config.log, true);
   const endTimeoutMillis = config.endTimeoutMillis ?? kEndTimeoutMillis;
   checkNonNegative('endTimeoutMillis', endTimeoutMillis);
@@ -164,6 +209,7 @@ export function resolveOptions(config: PoolConfig | undefined): ResolvedOptions 
       (name, message) => new InvalidOptionError(name, message),
     ),
     onConnect: config.onConnect,
+    verify: config.verify,
     endTimeoutMillis,
     log: config.log,
     pgOptions: publicOptions(config, core),
@@ -172,10 +218,36 @@ export function resolveOptions(config: PoolConfig | undefined): ResolvedOptions 
   };
 }
 
+/**
+ * A key that neither pg nor lifeguard reads is a typo or a leftover: pg.Pool ignores it (and
+ * so do we, passing it to the Client as pg.Pool does), but says nothing. One warning per key
+ * per process, naming the key and never its value (it may be a credential).
+ */
+function warnUnknownKeys(config: object): void {
+  for (const key of Object.keys(config)) {
+    if (pgKeys.has(key) || poolKeys.has(key) || warnedKeys.has(key)) continue;
+    warnedKeys.add(key);
+    const meant = misnamed[key] ?? sameButCase(key);
+    process.emitWarning(
+      `Unknown pool option ${JSON.stringify(key)}: neither pg nor lifeguard reads it${meant === undefined ? '' : ` (did you mean ${meant}?)`}. It is passed to each Client unchanged, as pg.Pool does.`,
+      { type: 'LifeguardWarning', code: 'LIFEGUARD_UNKNOWN_OPTION' },
+    );
+  }
+}
+
+/** The known key that differs from `key` only in case (`connectionstring`), if any. */
+function sameButCase(key: string): string | undefined {
+  const lower = key.toLowerCase();
+  for (const known of [...pgKeys, ...poolKeys]) {
+    if (known.toLowerCase() === lower) return known;
+  }
+  return undefined;
+}
+
 function pipelineSettings(config: PoolConfig): PipelineSettings | undefined {
-  const on = config.pipeline ?? true;
+  const on = config.pipelineQueries ?? true;
   if (typeof on !== 'boolean') {
-    throw new InvalidOptionError('pipeline', `expected a boolean, got ${typeof on}`);
+    throw new InvalidOptionError('pipelineQueries', `expected a boolean, got ${typeof on}`);
   }
   const depth = config.pipelineDepth ?? kPipelineDepth;
   if (typeof depth !== 'number' || !Number.isInteger(depth) || depth < 1) {
@@ -214,6 +286,9 @@ function coreOptions(config: PoolConfig): CorePoolOptions {
     // A database round trip dwarfs the derived promise this costs per waiting acquire, so
     // callers get their own frames in timeouts by default here (off in the bare core).
     asyncStackTraces: true,
+    // pg.Pool's `min` is only a floor for idle removal: nothing is opened ahead of demand, and
+    // a client retired by maxUses or its lifetime is not replaced until someone asks for one.
+    warmMin: false,
     // A database that comes back should be used within a couple of seconds: the core's 10 s
     // cap made recovery after a 5 s outage take up to 2 s more than pg.Pool's (RELIABILITY.md),
     // and at one attempt per pool every second or so the server is still far from a herd.

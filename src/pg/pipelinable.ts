@@ -7,7 +7,7 @@
  * `SET`, `LISTEN`, `DECLARE` or `COPY` would change the session, or the protocol, under them.
  *
  * The rule is an allow-list, so that anything unusual takes the exclusive path (one
- * connection to itself, exactly as with `pipeline: false`), which is always correct:
+ * connection to itself, exactly as with `pipelineQueries: false`), which is always correct:
  *
  * - the statement starts with SELECT, INSERT, UPDATE, DELETE, WITH, VALUES, TABLE, MERGE,
  *   SHOW or EXPLAIN (leading whitespace only: a leading comment or parenthesis takes the

@@ -52,6 +52,7 @@ import {
 } from '../core/index.js';
 import { FifoQueue } from '../core/fifo-queue.js';
 import { timerDelay } from '../core/clock.js';
+import { kConnectTimeoutHeadline } from './callers.js';
 import type { Checkout } from './checkout.js';
 import { isFatalServerError, isPgRefusal, lostFailure, provesNotSent } from './classify.js';
 import type { PgConnection } from './connection.js';
@@ -83,6 +84,9 @@ type QueryWithCallback = (
   callback: (error: unknown, result: pg.QueryResult) => void,
 ) => void;
 
+/** Below this `idleTimeoutMillis`, emptied lanes go back at once (see `#retiresAtOnce`). */
+const kKeepLaneMinIdleMillis = 10;
+
 export class PipelineDispatcher implements Dispatcher {
   readonly #checkout: Checkout;
   readonly #redactor: Redactor;
@@ -111,6 +115,13 @@ export class PipelineDispatcher implements Dispatcher {
   /** Lane checkouts pending in the core's queue. */
   #acquiring = 0;
   #closed = false;
+  /**
+   * `idleTimeoutMillis` is a few milliseconds: the user wants idle connections gone at once,
+   * so an emptied lane is never kept through the turn (that would delay its idle timeout).
+   */
+  readonly #retiresAtOnce: boolean;
+  /** While `whenIdle()` waits: checks whether nothing is left here, after each change. */
+  #idleWatch: (() => void) | undefined;
   /** Inside pg's `client.query()`: see `#send`. */
   #sending = false;
   /** Lanes corked for the current batch of sends, uncorked by `#flush` (see `#send`). */
@@ -148,6 +159,8 @@ export class PipelineDispatcher implements Dispatcher {
     this.#acquireTimeoutMillis = options.acquireTimeoutMillis;
     this.#maxWaiting = options.maxWaiting;
     this.#maxLaneMillis = maxLaneMillis(options);
+    const idleTimeout = options.idleTimeoutMillis;
+    this.#retiresAtOnce = idleTimeout > 0 && idleTimeout < kKeepLaneMinIdleMillis;
     this.#overload = new OverloadControl(
       options.overloadTargetMillis,
       options.overloadIntervalMillis,
@@ -282,6 +295,36 @@ export class PipelineDispatcher implements Dispatcher {
     if (queue === this.#queue && queue.isEmpty()) this.#overload.becameBusy(now);
     queue.push(entry);
     this.#pump(now);
+  }
+
+  /**
+   * Resolves once nothing is left here: no query waiting, no lane open or being opened, no
+   * isolated statement running; or after `timeoutMillis`. The pool calls it from `end()`,
+   * having stopped taking new queries, so that everything already dispatched is answered.
+   */
+  whenIdle(timeoutMillis: number): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#idleWatch = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, timerDelay(timeoutMillis));
+      timer.unref();
+      this.#idleWatch = () => {
+        if (this.#isIdle()) done();
+      };
+    });
+  }
+
+  #isIdle(): boolean {
+    return (
+      this.waiting === 0 &&
+      this.#lanes.length === 0 &&
+      this.#acquiring === 0 &&
+      (this.#isolation?.running ?? 0) === 0
+    );
   }
 
   close(): void {
@@ -426,6 +469,7 @@ export class PipelineDispatcher implements Dispatcher {
     }
     if (this.#queue.isEmpty()) this.#overload.becameEmpty();
     if (this.waiting > 0) this.#armExpiry(now);
+    this.#idleWatch?.();
   }
 
   /**
@@ -475,6 +519,7 @@ export class PipelineDispatcher implements Dispatcher {
     ) {
       // Not needed after all, or an exclusive caller is owed it: the core hands it on.
       this.#checkout.release(connection);
+      this.#idleWatch?.();
       return;
     }
     if (!connection.supportsPipeline) {
@@ -599,6 +644,7 @@ export class PipelineDispatcher implements Dispatcher {
     this.#release(lane);
     // The lane it gave back may have been what blocked opening another.
     if (this.waiting > 0) this.#pump();
+    this.#idleWatch?.();
   }
 
   /**
@@ -610,7 +656,7 @@ export class PipelineDispatcher implements Dispatcher {
    * when an exclusive caller or another lane is waiting in the core.
    */
   #mayKeep(lane: Lane): boolean {
-    if (lane.draining) return false;
+    if (lane.draining || this.#retiresAtOnce) return false;
     // Slow queries wait for a connection, and another lane carries on.
     if (
       this.#isolation !== undefined &&
@@ -640,7 +686,7 @@ export class PipelineDispatcher implements Dispatcher {
     lane.clear();
     const connection = lane.connection;
     if (!connection.busy) {
-      connection.setPipeline(false);
+      connection.restorePipeline();
       this.#checkout.release(connection);
       return;
     }
@@ -648,7 +694,7 @@ export class PipelineDispatcher implements Dispatcher {
     // a client-side query_timeout): switching modes now would confuse its queues.
     connection.whenDrained().then(
       () => {
-        connection.setPipeline(false);
+        connection.restorePipeline();
         this.#checkout.release(connection);
       },
       (error: unknown) => this.#checkout.release(connection, error ?? closedError()),
@@ -717,6 +763,7 @@ export class PipelineDispatcher implements Dispatcher {
       pipeline: (entry) => this.#queue.push(entry),
       isolatedDone: () => {
         if (this.waiting > 0) this.#pump();
+        this.#idleWatch?.();
       },
     };
   }
@@ -787,12 +834,18 @@ export class PipelineDispatcher implements Dispatcher {
         source.shift();
         this.timeouts++;
         head.reject(
-          new AcquireTimeoutError(now - head.queuedAt, this.#counts(), this.#lastAcquireError),
+          new AcquireTimeoutError(
+            now - head.queuedAt,
+            this.#counts(),
+            this.#lastAcquireError,
+            kConnectTimeoutHeadline,
+          ),
         );
         head = source.peek();
       }
     }
     this.#armExpiry(now);
+    this.#idleWatch?.();
   }
 
   /** The core's counts, with queries waiting here counted as the waiters they stand for. */

@@ -6,20 +6,22 @@ import { EventEmitter } from 'node:events';
 
 import type pg from 'pg';
 
-import { Pool as CorePool, type HealthReport } from '../core/index.js';
+import { Pool as CorePool, PoolClosedError, type HealthReport } from '../core/index.js';
 import { Checkout } from './checkout.js';
 import { PgClientFactory } from './client-factory.js';
 import type { PgConnection } from './connection.js';
 import { PooledDispatcher, type Dispatcher, type QueryValues } from './dispatch.js';
-import { PgInvalidArgumentError } from './errors.js';
+import { PgInvalidArgumentError, PgTransactionOnPoolError } from './errors.js';
 import { checkPgHealth, type PgHealthOptions } from './health.js';
 import { resolveOptions } from './options.js';
+import { attachPoolLog } from './pool-log.js';
 import { PipelineDispatcher } from './pipeline.js';
 import { lend } from './pooled-client.js';
 import { queryTraced, traceQuery } from './query-channels.js';
 import { Redactor } from './redact.js';
 import { isSubmittable, submit } from './submit.js';
 import { runTransaction } from './transaction.js';
+import { transactionControl } from './transaction-control.js';
 import type {
   PgLeaseInfo,
   PgPoolStats,
@@ -77,6 +79,7 @@ export class Pool extends EventEmitter {
       this.#onIdleFailure(connection, error),
     );
     this.#core = new CorePool(factory, resolved.core);
+    attachPoolLog(this.#core, resolved.log);
     this.#checkout = new Checkout(this.#core);
     const exclusive = new PooledDispatcher(this.#checkout, this.#redactor);
     this.#dispatcher =
@@ -177,7 +180,10 @@ export class Pool extends EventEmitter {
   connect(callback: ConnectCallback): void;
   connect(callback?: ConnectCallback): Promise<pg.PoolClient> | void {
     const checkout = this.#checkout;
-    const client = checkout.acquire().then((connection) => lend(connection, checkout));
+    const client =
+      this.#ending !== undefined
+        ? Promise.reject(usedAfterEnd())
+        : checkout.acquire().then((connection) => lend(connection, checkout));
     if (callback === undefined) return client;
     client.then(
       (c) => deferCall(() => callback(undefined, c, (release) => c.release(release))),
@@ -224,17 +230,16 @@ export class Pool extends EventEmitter {
     if (typeof values === 'function') {
       callback = values as QueryCallback<pg.QueryResult>;
       values = undefined;
+    } else if (typeof text === 'function' && callback === undefined) {
+      // pg.Pool calls such a function back with the error, as if it were the callback.
+      callback = text as QueryCallback<pg.QueryResult>;
     }
     this.#queries++;
     if (isSubmittable(text)) return submit(this.#checkout, text);
+    const refusal = this.#refusal(text);
     const result =
-      typeof text === 'function'
-        ? Promise.reject(
-            new PgInvalidArgumentError(
-              'query',
-              'pass the query text or config first, the callback last',
-            ),
-          )
+      refusal !== undefined
+        ? Promise.reject(refusal)
         : queryTraced()
           ? traceQuery(this, this.#core.name, queryText(text), () =>
               this.#dispatcher.dispatch(text as string | QueryConfig, values as QueryValues),
@@ -265,25 +270,62 @@ export class Pool extends EventEmitter {
     fn: (client: TransactionClient) => Promise<R> | R,
     options?: TransactionOptions,
   ): Promise<R> {
+    if (this.#ending !== undefined) return Promise.reject(usedAfterEnd());
     return runTransaction(this.#checkout, this.#redactor, fn, options);
   }
 
   // --- end ------------------------------------------------------------------------------------------
 
   /**
-   * Closes the pool: waiters are rejected (`ERR_POOL_CLOSED`), idle connections closed, and
-   * checked-out ones closed when released or after `endTimeoutMillis`. Idempotent: every
-   * call gets the same promise, which never rejects.
+   * Closes the pool, losing no work: new calls are refused at once; queries and `connect()`
+   * calls already made are still served, and in-flight ones finish; then every connection is
+   * closed. Connections still checked out after `endTimeoutMillis` (default 30 s) are closed
+   * anyway, and what still waits then fails with `ERR_POOL_CLOSED`. The promise never
+   * rejects; as with pg.Pool, calling `end()` again is an error ('Called end on pool more than
+   * once').
    */
   end(): Promise<void>;
-  end(callback: () => void): void;
-  end(callback?: () => void): Promise<void> | void {
-    this.#dispatcher.close();
-    this.#ending ??= this.#core.end({ timeoutMillis: this.#endTimeoutMillis }).then(() => {
-      this.#ended = true;
-    });
+  end(callback: (err?: Error) => void): void;
+  end(callback?: (err?: Error) => void): Promise<void> | void {
+    if (this.#ending !== undefined) {
+      // As pg.Pool: the second call is an error (the first one's promise still settles).
+      const error = new PoolClosedError('Called end on pool more than once');
+      if (callback === undefined) return Promise.reject(error);
+      deferCall(() => callback(error));
+      return;
+    }
+    this.#log?.('ending');
+    this.#ending = this.#shutdown();
     if (callback === undefined) return this.#ending;
-    void this.#ending.then(() => deferCall(callback));
+    void this.#ending.then(() => deferCall(() => callback()));
+  }
+
+  /**
+   * Pipelined queries are answered first (their lanes come and go through the core, which is
+   * still open for them), then the core drains its own queue and closes.
+   */
+  async #shutdown(): Promise<void> {
+    const timeout = this.#endTimeoutMillis;
+    const startedAt = performance.now();
+    await this.#dispatcher.whenIdle(timeout);
+    this.#dispatcher.close();
+    const left = Math.max(0, timeout - (performance.now() - startedAt));
+    await this.#core.end({ timeoutMillis: left });
+    this.#ended = true;
+  }
+
+  /** Why `query(text)` must not run, or undefined when it may. */
+  #refusal(text: unknown): Error | undefined {
+    if (typeof text === 'function') {
+      return new PgInvalidArgumentError(
+        'query',
+        'Passing a function as the first parameter to pool.query is not supported',
+        true,
+      );
+    }
+    if (this.#ending !== undefined) return usedAfterEnd();
+    const statement = transactionControl(text);
+    return statement === undefined ? undefined : new PgTransactionOnPoolError(statement);
   }
 
   // --- events ---------------------------------------------------------------------------------------
@@ -296,6 +338,8 @@ export class Pool extends EventEmitter {
    * listener nothing is thrown: unlike pg.Pool, an idle error does not crash the process.
    */
   #onIdleFailure(connection: PgConnection, error: Error): void {
+    // As pg.Pool: the error names its client (a plain property, as pg-pool sets it).
+    (error as Error & { client?: pg.ClientBase }).client = connection.client;
     this.#log?.('idle client error', error.message);
     this.#core.evict(connection, error);
     if (this.listenerCount('error') > 0) this.emit('error', error, connection.client);
@@ -333,6 +377,11 @@ export class Pool extends EventEmitter {
     }
     this.#bridged.add(event);
   }
+}
+
+/** pg.Pool's error for a pool used after `end()`, with its message; our code. */
+function usedAfterEnd(): PoolClosedError {
+  return new PoolClosedError('Cannot use a pool after calling end on the pool');
 }
 
 /** The statement text of `query()`'s first argument, for tracing. */

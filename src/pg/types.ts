@@ -40,6 +40,7 @@ export type CoreOptions = Pick<
   | 'overloadIntervalMillis'
   | 'reapIntervalMillis'
   | 'asyncStackTraces'
+  | 'warmMin'
 >;
 
 /**
@@ -47,12 +48,18 @@ export type CoreOptions = Pick<
  * options. See docs/pg.md for the table of defaults.
  */
 export interface PoolConfig
-  extends Omit<pg.PoolConfig, 'Client' | 'onConnect'>, CoreOptions, Timeouts {
+  extends Omit<pg.PoolConfig, 'Client' | 'onConnect' | 'verify'>, CoreOptions, Timeouts {
   /**
    * Runs on each new client before anyone uses it; may return a promise (awaited, as pg.Pool
    * does). Throwing rejects that connection.
    */
   onConnect?: ((client: pg.ClientBase) => void | Promise<void>) | undefined;
+  /**
+   * pg.Pool's check of each new client, after `onConnect`: call `done()` to accept it, or
+   * `done(err)` to reject it (it is closed, and the caller waiting for it gets `err`). The
+   * client is not checked out yet: do not release it.
+   */
+  verify?: ((client: pg.PoolClient, done: (err?: Error | null) => void) => void) | undefined;
   /**
    * The Client class to instantiate, as with pg.Pool (it is called with the connection
    * config). @types/pg declares it without that argument; both forms are accepted.
@@ -66,13 +73,14 @@ export interface PoolConfig
    */
   endTimeoutMillis?: number | undefined;
   /**
-   * Pipelining of `pool.query()` (default `true`): single statements are written onto a shared
-   * connection without waiting for the previous answer, several in flight per connection.
-   * `false` restores strictly one query per connection at a time, as pg.Pool does.
-   * `connect()` and `transaction()` always get a connection of their own. Unlike pg's Client
-   * option of the same name, it is not passed to the clients. See docs/pipelining.md.
+   * Pipelining of `pool.query()` across callers (default `true`): single statements are written
+   * onto a shared connection without waiting for the previous answer, several in flight per
+   * connection. `false` restores strictly one query per connection at a time, as pg.Pool does.
+   * `connect()` and `transaction()` always get a connection of their own. Not to be confused
+   * with pg's Client option `pipeline` (its pipeline mode for one client's own queries), which
+   * is passed to the clients untouched, as pg.Pool does. See docs/pipelining.md.
    */
-  pipeline?: boolean | undefined;
+  pipelineQueries?: boolean | undefined;
   /** The most queries in flight on one pipelined connection. Default 256. */
   pipelineDepth?: number | undefined;
   /**
@@ -83,7 +91,7 @@ export interface PoolConfig
   /**
    * A statement (by its text) seen in service longer than `pipelineSlowQueryMillis` on a
    * pipelined connection is no longer pipelined: it runs on a connection of its own, as with
-   * `pipeline: false`, so that fast queries are not written behind it, until its runs there are
+   * `pipelineQueries: false`, so that fast queries are not written behind it, until its runs there are
    * fast again. Default `true`. See docs/pipelining.md.
    */
   pipelineIsolateSlowQueries?: boolean | undefined;

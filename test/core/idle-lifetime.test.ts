@@ -74,7 +74,7 @@ describe('idleTimeoutMillis', () => {
     expect(pool.stats()).toMatchObject({ total: 3, idle: 3 });
   });
 
-  it('does all idle checks with one reaper timer, whatever the number of releases', async () => {
+  it('arms one idle timer for the earliest deadline, whatever the number of releases', async () => {
     const { pool } = makePool({ max: 50, idleTimeoutMillis: 1000, reapIntervalMillis: 100 });
     const resources = await acquireMany(pool, 50);
     await flush();
@@ -85,9 +85,47 @@ describe('idleTimeoutMillis', () => {
       pool.release(r);
       await advance(10);
     }
-    expect(vi.getTimerCount()).toBeLessThanOrEqual(timers);
-    expect(setTimeoutSpy).not.toHaveBeenCalled();
+    // The first release arms it; every later one has a later deadline and sets nothing.
+    expect(vi.getTimerCount()).toBe(timers + 1);
+    expect(setTimeoutSpy).toHaveBeenCalledTimes(1);
     expect(setIntervalSpy).not.toHaveBeenCalled();
+  });
+
+  it('removes an idle resource when its idle time is up, not at the next reaper run', async () => {
+    const { pool } = makePool({ idleTimeoutMillis: 7, reapIntervalMillis: 60_000 });
+    const log = destroyLog(pool);
+    const counts: number[][] = [];
+    pool.on('destroy', () => counts.push([pool.total, pool.idle]));
+    const [a, b] = await acquireMany(pool, 2);
+    pool.release(a!);
+    await advance(3);
+    pool.release(b!);
+    await advance(20);
+    expect(log).toEqual([
+      [7, a!.id, 'idle'],
+      [10, b!.id, 'idle'],
+    ]);
+    // Each destroy is reported with the counts already without the resource.
+    expect(counts).toEqual([
+      [1, 1],
+      [0, 0],
+    ]);
+  });
+
+  it('never removes idle resources below min, even when several come back at once', async () => {
+    const { pool } = makePool({
+      max: 3,
+      min: 1,
+      idleTimeoutMillis: 10,
+      reapIntervalMillis: 60_000,
+    });
+    const log = destroyLog(pool);
+    const resources = await acquireMany(pool, 3);
+    for (const r of resources) pool.release(r);
+    await advance(100);
+    expect(log.map(([, , why]) => why)).toEqual(['idle', 'idle']);
+    expect(pool.total).toBe(1);
+    expect(pool.idle).toBe(1);
   });
 });
 
@@ -130,7 +168,7 @@ describe('maxLifetimeMillis', () => {
     expect(pool.stats()).toMatchObject({ total: 0, inUse: 0 });
   });
 
-  it('does not hand out an expired idle resource between two reaper runs', async () => {
+  it('retires an idle resource when its lifetime is up, between two reaper runs', async () => {
     const { pool } = makePool({
       maxLifetimeMillis: 1000,
       maxLifetimeJitter: 0,
@@ -142,7 +180,7 @@ describe('maxLifetimeMillis', () => {
     await advance(1500);
     const fresh = await pool.acquire();
     expect(fresh).not.toBe(old);
-    expect(log).toEqual([[1500, old.id, 'lifetime']]);
+    expect(log).toEqual([[1000, old.id, 'lifetime']]);
   });
 
   it('shortens each lifetime by a random share of the jitter, so a cohort does not expire at once', async () => {
@@ -158,9 +196,9 @@ describe('maxLifetimeMillis', () => {
     const [a, b, c] = await Promise.all([pool.acquire(), pool.acquire(), pool.acquire()]);
     for (const r of [a, b, c]) pool.release(r);
     await advance(20_000);
-    // Lifetimes 10 000, 9 500 and 9 001 ms, seen by the reaper at its next 100 ms tick.
+    // Lifetimes 10 000, 9 500 and 9 000.1 ms, each retired when it is up (the idle timer).
     expect(log).toEqual([
-      [9100, c.id, 'lifetime'],
+      [9001, c.id, 'lifetime'],
       [9500, b.id, 'lifetime'],
       [10_000, a.id, 'lifetime'],
     ]);

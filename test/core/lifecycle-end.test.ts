@@ -43,11 +43,11 @@ describe('end()', () => {
     expect(pool.stats().destroys.end).toBe(3);
   });
 
-  it('rejects every queued waiter with ERR_POOL_CLOSED', async () => {
+  it('with drain: false, rejects every queued waiter with ERR_POOL_CLOSED', async () => {
     const { pool } = makePool({ max: 1 });
     await pool.acquire();
     const waiters = [track(pool.acquire()), track(pool.acquire())];
-    void pool.end();
+    void pool.end({ drain: false });
     await flush();
     for (const waiter of waiters) {
       expectClosed(waiter.error, 'The pool was ended while this caller waited');
@@ -135,7 +135,7 @@ describe('end()', () => {
     const errors = recordEvents(pool, 'error', 'circuit');
     const waiter = track(pool.acquire());
     await flush();
-    const ended = await endWithin(pool, 0);
+    const ended = await endWithin(pool, 0, { drain: false });
     expect(ended.status).toBe('resolved');
     const [signal] = fake.createSignals;
     expect(signal!.aborted).toBe(true);
@@ -176,7 +176,7 @@ describe('end()', () => {
     const destroys = recordEvents(pool, 'destroy');
     void pool.acquire().catch(() => {});
     await flush();
-    const ended = await endWithin(pool, 5000);
+    const ended = await endWithin(pool, 5000, { drain: false });
     expect(ended.status).toBe('resolved');
     expect(performance.now()).toBe(2000);
     expect(destroys.map(([, e]) => e.reason)).toEqual(['end']);
@@ -234,7 +234,7 @@ describe('end() while a hook is running', () => {
     await advance(1000);
     fake.script('validate', answer(false, 100));
     const waiter = track(pool.acquire());
-    const ended = await endWithin(pool, 10_000);
+    const ended = await endWithin(pool, 10_000, { drain: false });
     expectClosed(waiter.error);
     expect(ended.status).toBe('resolved');
     expect(fake.live.size).toBe(0);
@@ -246,7 +246,7 @@ describe('end() while a hook is running', () => {
     await advance(1000);
     fake.script('validate', hang());
     void pool.acquire().catch(() => {});
-    const ended = await endWithin(pool, 10_000);
+    const ended = await endWithin(pool, 10_000, { drain: false });
     expect(ended.status).toBe('resolved');
     expect(fake.live.size).toBe(0);
   });

@@ -59,10 +59,11 @@ const defaults = {
   reapIntervalMillis: 1_000,
   allowExitOnIdle: false,
   asyncStackTraces: false,
+  warmMin: true,
 };
 
 const numericOptions = Object.keys(defaults).filter(
-  (key) => key !== 'allowExitOnIdle' && key !== 'asyncStackTraces',
+  (key) => key !== 'allowExitOnIdle' && key !== 'asyncStackTraces' && key !== 'warmMin',
 ) as (keyof PoolOptions)[];
 
 const kDefaultName = /^lifeguard-\d+$/;
@@ -228,6 +229,10 @@ describe('pool options', () => {
     expect(normalizeOptions({ [key]: kMaxTimerMillis })[key as keyof PoolOptions]).toBe(
       kMaxTimerMillis,
     );
+  });
+
+  it('rejects a non-boolean warmMin', () => {
+    expectInvalid({ warmMin: 'no' }, 'warmMin', /expected a boolean, got string no/);
   });
 
   it('rejects a non-boolean allowExitOnIdle', () => {

@@ -27,9 +27,9 @@ function subscribe(...names: string[]): Seen[] {
   return seen;
 }
 
-describe.each([true, false])('query channels (pipeline: %s)', (pipeline) => {
+describe.each([true, false])('query channels (pipelineQueries: %s)', (pipelineQueries) => {
   it('publishes a start and an end for every query, with rowCount or the error', async () => {
-    const pool = createPool({ name: 'api', pipeline });
+    const pool = createPool({ name: 'api', pipelineQueries });
     const seen = subscribe(channels.queryStart, channels.queryEnd);
     const secret = 'value-that-must-not-be-published';
     await pool.query('SELECT $1::text AS v', [secret]);
@@ -58,7 +58,7 @@ describe.each([true, false])('query channels (pipeline: %s)', (pipeline) => {
   });
 
   it('hands the caller the same result whether or not anyone listens', async () => {
-    const pool = createPool({ pipeline });
+    const pool = createPool({ pipelineQueries });
     const plain = await pool.query<{ n: number }>('SELECT 41 + 1 AS n');
     subscribe(channels.queryEnd);
     const traced = await pool.query<{ n: number }>('SELECT 41 + 1 AS n');

@@ -85,12 +85,42 @@ describe('query', () => {
     expect((await pool.query('SELECT 1 AS n')).rows).toEqual([{ n: 1 }]);
   });
 
-  it('rejects a function in place of the query text with a typed error', async () => {
+  it('calls a function passed in place of the query text back with a typed error, as pg.Pool does', async () => {
     const pool = createPool();
-    const query = pool.query as unknown as (fn: () => void) => Promise<unknown>;
-    await expect(query.call(pool, () => undefined)).rejects.toMatchObject({
+    const query = pool.query as unknown as (fn: (err: unknown) => void) => unknown;
+    const error = await new Promise((resolve) => query.call(pool, resolve));
+    expect(error).toMatchObject({
       code: 'ERR_PG_INVALID_ARGUMENT',
+      message: 'Passing a function as the first parameter to pool.query is not supported',
     });
+  });
+
+  it('refuses transaction control, which would not hold across pool.query() calls', async () => {
+    const pool = createPool({ max: 1 });
+    await pool.query('CREATE TEMP TABLE IF NOT EXISTS tx_on_pool (n int)');
+    for (const text of [
+      'BEGIN',
+      ' begin isolation level serializable;',
+      'COMMIT',
+      'ROLLBACK TO s',
+    ]) {
+      await expect(pool.query(text)).rejects.toMatchObject({
+        code: 'ERR_PG_TRANSACTION_ON_POOL',
+        message: expect.stringMatching(/pool\.transaction\(.*pool\.connect\(\)/s),
+      });
+    }
+    // A text that leaves a transaction open ran, and is rolled back: nothing of it committed.
+    await expect(pool.query('BEGIN; INSERT INTO tx_on_pool VALUES (1)')).rejects.toMatchObject({
+      code: 'ERR_PG_TRANSACTION_ON_POOL',
+    });
+    expect((await pool.query('SELECT count(*)::int AS n FROM tx_on_pool')).rows).toEqual([
+      { n: 0 },
+    ]);
+    // A whole transaction in one text runs on one connection, and is fine.
+    await pool.query('BEGIN; INSERT INTO tx_on_pool VALUES (2); COMMIT');
+    expect((await pool.query('SELECT count(*)::int AS n FROM tx_on_pool')).rows).toEqual([
+      { n: 1 },
+    ]);
   });
 });
 
@@ -222,12 +252,13 @@ describe('options', () => {
     expect(inspect(pool, { depth: 5 })).not.toContain('hunter2-secret');
   });
 
-  it('rejects bad pool options and misnamed ones with a pointer', () => {
+  it('rejects invalid values of the options it honours (unknown keys: options-compat.test.ts)', () => {
     expect(() => new Pool({ max: 0 })).toThrow(
       expect.objectContaining({ code: 'ERR_POOL_INVALID_OPTION' }),
     );
-    expect(() => new Pool({ maxLifetimeMillis: 5 } as never)).toThrow(/maxLifetimeSeconds/);
-    expect(() => new Pool({ verify: () => undefined })).toThrow(/onConnect/);
+    expect(() => new Pool({ verify: 'yes' as never })).toThrow(
+      expect.objectContaining({ code: 'ERR_POOL_INVALID_OPTION', option: 'verify' }),
+    );
     expect(() => new Pool({ statementTimeout: -1 })).toThrow(
       expect.objectContaining({ code: 'ERR_POOL_INVALID_OPTION', option: 'statementTimeout' }),
     );
@@ -258,16 +289,50 @@ describe('options', () => {
 });
 
 describe('end', () => {
-  it('is idempotent, calls back, and refuses new work with ERR_POOL_CLOSED', async () => {
+  it('calls back, refuses a second end() and new work, with pg.Pool messages', async () => {
     const pool = createPool();
     await pool.query('SELECT 1');
-    await new Promise<void>((resolve) => pool.end(resolve));
+    await new Promise<void>((resolve) => pool.end(() => resolve()));
     expect(pool.ended).toBe(true);
     expect(pool.ending).toBe(true);
-    await pool.end();
+    await expect(pool.end()).rejects.toMatchObject({
+      code: 'ERR_POOL_CLOSED',
+      message: 'Called end on pool more than once',
+    });
+    const again = await new Promise<unknown>((resolve) => pool.end(resolve));
+    expect(again).toMatchObject({ message: 'Called end on pool more than once' });
     const error: unknown = await pool.query('SELECT 1').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PoolError);
-    expect(error).toMatchObject({ code: 'ERR_POOL_CLOSED' });
+    expect(error).toMatchObject({
+      code: 'ERR_POOL_CLOSED',
+      message: 'Cannot use a pool after calling end on the pool',
+    });
     await expect(pool.connect()).rejects.toMatchObject({ code: 'ERR_POOL_CLOSED' });
+    await expect(pool.transaction(() => 1)).rejects.toMatchObject({ code: 'ERR_POOL_CLOSED' });
+  });
+
+  it('answers every query made before it, queued or in flight (it drains)', async () => {
+    const pool = createPool({ max: 2 });
+    const queries = Array.from({ length: 20 }, (_, i) => pool.query('SELECT $1::int AS n', [i]));
+    const slow = pool.query('SELECT pg_sleep(0.05), 1 AS n');
+    await pool.end();
+    const results = await Promise.all(queries);
+    expect(results.map((r) => r.rows[0]!.n)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect((await slow).rows[0]!.n).toBe(1);
+    expect(pool.totalCount).toBe(0);
+  });
+
+  it('drains with pipelining off too, and serves connect() callers already waiting', async () => {
+    const pool = createPool({ max: 1, pipelineQueries: false });
+    const held = await pool.connect();
+    const queued = pool.query('SELECT 1 AS n');
+    const waiter = pool.connect();
+    const ended = pool.end();
+    held.release();
+    expect((await queued).rows).toEqual([{ n: 1 }]);
+    const client = await waiter;
+    client.release();
+    await ended;
+    expect(pool.totalCount).toBe(0);
   });
 });

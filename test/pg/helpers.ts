@@ -31,7 +31,8 @@ export async function adminClient(url: string = databaseUrl): Promise<pg.Client>
 }
 
 afterEach(async () => {
-  await Promise.all([...pools].map((pool) => pool.end()));
+  // Some tests end their pools themselves; a second end() is an error, as with pg.Pool.
+  await Promise.all([...pools].filter((pool) => !pool.ending).map((pool) => pool.end()));
   pools.clear();
   await Promise.all([...admins].map((client) => client.end().catch(() => undefined)));
   admins.clear();

@@ -77,7 +77,7 @@ describe('idle errors', () => {
   it('removes a terminated idle connection at once and refills min with a new backend, without a query', async () => {
     // The reaper (which also tops up `min`) is pushed out of the picture: only the eviction
     // can bring the count back.
-    const pool = createPool({ min: 2, max: 4, reapIntervalMillis: 60_000 });
+    const pool = createPool({ min: 2, max: 4, warmMin: true, reapIntervalMillis: 60_000 });
     const created: pg.PoolClient[] = [];
     pool.on('connect', (client: pg.PoolClient) => created.push(client));
     let acquires = 0;
@@ -130,7 +130,7 @@ describe('idle errors', () => {
   }, 10_000);
 
   it("replaces a terminated idle connection when nobody listens for 'error'", async () => {
-    const pool = createPool({ min: 1, max: 2, reapIntervalMillis: 60_000 });
+    const pool = createPool({ min: 1, max: 2, warmMin: true, reapIntervalMillis: 60_000 });
     const first = await next(pool, 'connect');
     const removed = next(pool, 'remove');
     const replaced = next(pool, 'connect');

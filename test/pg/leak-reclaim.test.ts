@@ -129,7 +129,7 @@ describe('overload shedding (lifeguard/pg)', () => {
   it('passes overloadTargetMillis to the core: waiters behind a standing queue are shed', async () => {
     const pool = createPool({
       max: 1,
-      pipeline: false,
+      pipelineQueries: false,
       overloadTargetMillis: 20,
       overloadIntervalMillis: 50,
     });

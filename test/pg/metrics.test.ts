@@ -50,7 +50,7 @@ describe('lifeguard/metrics on lifeguard/pg', () => {
       name: 'pg-metrics',
       max: 2,
       acquireTimeoutMillis: 300,
-      pipeline: false,
+      pipelineQueries: false,
     });
     const metrics = instrument(pool);
 

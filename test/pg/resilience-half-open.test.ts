@@ -104,7 +104,7 @@ describe('half-open connections', () => {
 
   it('new connections are unaffected while old ones are half-open (several at once)', async () => {
     const pool = createPool(
-      { max: 4, pipeline: false, validateAfterIdleMillis: 0, validateTimeoutMillis: 300 },
+      { max: 4, pipelineQueries: false, validateAfterIdleMillis: 0, validateTimeoutMillis: 300 },
       proxy.url(databaseUrl),
     );
     const clients = await Promise.all([1, 2, 3, 4].map(() => pool.connect()));

@@ -14,7 +14,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { findFreePort } from '../../scripts/lib/database.js';
+import { findFreePort, postgresUserIds } from '../../scripts/lib/database.js';
 
 export type PoolMode = 'transaction' | 'session';
 
@@ -36,7 +36,7 @@ export interface PgBouncer {
 /** Why the PgBouncer tests cannot run here, or `undefined` when the binary is on PATH. */
 export const pgbouncerUnavailable: string | undefined = findBinary('pgbouncer')
   ? undefined
-  : 'the `pgbouncer` binary is not on PATH (apt-get install pgbouncer; .ci/run installs it)';
+  : 'the `pgbouncer` binary is not on PATH (apt-get install -y pgbouncer; .ci/run installs it)';
 
 function findBinary(name: string): boolean {
   const result = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
@@ -154,12 +154,11 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
 }
 
 function postgresIds(): [number, number] {
-  const uid = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
-  const gid = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
-  if (uid.status !== 0 || gid.status !== 0) {
+  const ids = postgresUserIds();
+  if (ids === undefined) {
     throw new Error('running as root, but there is no `postgres` user to run pgbouncer as');
   }
-  return [Number(uid.stdout.trim()), Number(gid.stdout.trim())];
+  return [ids.uid, ids.gid];
 }
 
 /** Resolves once something accepts TCP connections on the port; rejects if pgbouncer exits. */

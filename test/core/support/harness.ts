@@ -102,7 +102,7 @@ export async function advance(millis: number): Promise<void> {
 export async function endWithin(
   pool: Pool<FakeResource>,
   withinMillis = 60_000,
-  options?: { timeoutMillis?: number },
+  options?: { timeoutMillis?: number; drain?: boolean },
 ): Promise<Tracked<void>> {
   const ended = track(options === undefined ? pool.end() : pool.end(options));
   await flush();
