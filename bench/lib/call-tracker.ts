@@ -6,11 +6,18 @@
  * grace period.
  */
 
-/** What a failed call's error is counted as: its string `code`, or a label saying it had none. */
+/**
+ * What a failed call's error is counted as: its string `code`, or that of its `cause` (an
+ * error shaped like pg.Pool's, a plain `Error`, carries lifeguard's typed one as its cause), or
+ * a label saying it had none.
+ */
 export function codeOf(error: unknown): string {
   if (typeof error === 'object' && error !== null) {
     const code = (error as { code?: unknown }).code;
     if (typeof code === 'string' && code !== '') return code;
+    const causeCode = ((error as { cause?: unknown }).cause as { code?: unknown } | undefined)
+      ?.code;
+    if (typeof causeCode === 'string' && causeCode !== '') return causeCode;
     const message = error instanceof Error ? error.message : '';
     return `untyped: ${error.constructor?.name ?? 'Object'}: ${message.slice(0, 80)}`;
   }

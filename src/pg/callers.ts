@@ -9,6 +9,8 @@ import {
   AcquireTimeoutError,
   CircuitOpenError,
   CreateFailedError,
+  CreateTimeoutError,
+  PoolClosedError,
   PoolError,
   type CreateErrorKind,
 } from '../core/index.js';
@@ -16,6 +18,10 @@ import { PgConnectError } from './errors.js';
 
 /** pg.Pool's words for a caller that waited too long (pg-pool/index.js), kept as our headline. */
 export const kConnectTimeoutHeadline = 'timeout exceeded when trying to connect';
+/** pg.Pool's words for a caller whose own attempt to connect timed out. */
+export const kAttemptTimeoutHeadline = 'Connection terminated due to connection timeout';
+/** pg.Pool's words for any call on a pool after `end()`. */
+export const kUsedAfterEnd = 'Cannot use a pool after calling end on the pool';
 
 /** The error to hand a caller for `error`, raised by the core pool or the dispatcher. */
 export function callerError(error: unknown): unknown {
@@ -38,18 +44,56 @@ function kindOf(error: CreateFailedError): CreateErrorKind | undefined {
   return cause instanceof PgConnectError ? cause.kind : undefined;
 }
 
-/** A timeout as the core raises it, reworded to lead with pg.Pool's text. */
-function connectTimeout(error: AcquireTimeoutError): AcquireTimeoutError {
-  if (error.message.startsWith(kConnectTimeoutHeadline)) return error;
-  const reworded = new AcquireTimeoutError(
-    error.waitedMillis,
-    error.counts,
-    error.cause,
-    kConnectTimeoutHeadline,
+/**
+ * A timeout as pg.Pool raises it: a plain `Error` without a `code`, whose message leads with
+ * pg.Pool's text and goes on with the pool's counts and last connection error. The core's
+ * `AcquireTimeoutError` (code `ERR_POOL_ACQUIRE_TIMEOUT`) is its `cause`.
+ */
+function connectTimeout(error: AcquireTimeoutError): Error {
+  const headline = waitedForAttempt(error) ? kAttemptTimeoutHeadline : kConnectTimeoutHeadline;
+  const detailed = error.message.startsWith(headline)
+    ? error
+    : new AcquireTimeoutError(error.waitedMillis, error.counts, error.cause, headline);
+  return asPgPoolError(detailed.message, detailed, error);
+}
+
+/**
+ * pg.Pool opens a client for each caller below `max`: a caller that times out then does so
+ * because its own attempt to connect did. Ours waited on an attempt when one was still being
+ * made, or when the last one had timed out (and the pool was backing off).
+ */
+function waitedForAttempt(error: AcquireTimeoutError): boolean {
+  if (error.counts.pendingCreates > 0) return true;
+  const last = error.cause;
+  return last instanceof CreateFailedError && last.cause instanceof CreateTimeoutError;
+}
+
+/**
+ * pg.Pool's error for a condition it also has: its class (`Error`), no `code`, its message.
+ * Lifeguard's typed error, with its code and detail, is the `cause`; the stack is where
+ * lifeguard raised it (with the caller's frames appended, if any).
+ */
+export function asPgPoolError(
+  message: string,
+  cause: PoolError<string>,
+  raisedAs: Error = cause,
+): Error {
+  const error = new Error(message, { cause });
+  error.stack = `Error: ${message}${framesOf(raisedAs)}`;
+  return error;
+}
+
+/** pg.Pool's error for any call on a pool after `end()`; lifeguard's `ERR_POOL_CLOSED` as cause. */
+export function usedAfterEnd(): Error {
+  return asPgPoolError(kUsedAfterEnd, new PoolClosedError(kUsedAfterEnd));
+}
+
+/** Whether a caller's error is an acquire timeout, as raised by the core or handed on. */
+export function isAcquireTimeout(error: unknown): boolean {
+  return (
+    error instanceof AcquireTimeoutError ||
+    (error instanceof Error && error.cause instanceof AcquireTimeoutError)
   );
-  // Where it was raised is the useful stack (with the caller's frames appended, if any).
-  reworded.stack = `${reworded.name}: ${reworded.message}${framesOf(error)}`;
-  return reworded;
 }
 
 /** The first error down the `cause` chain that is not one of lifeguard's own. */

@@ -91,6 +91,7 @@ export class Checkout {
   /** With an error (anything truthy), the connection is destroyed instead of reused. */
   release(connection: PgConnection, error?: unknown): void {
     connection.checkedOut = false;
+    connection.releasedWith = error;
     this.#core.release(connection, error);
   }
 

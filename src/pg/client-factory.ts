@@ -92,12 +92,14 @@ export class PgClientFactory implements Factory<PgConnection> {
       const limit = this.#leakReclaimMillis;
       connection.revoke(() => new PgClientReclaimedError(limit));
       connection.kill();
+      connection.markClosed();
       return;
     }
     // A socket still open gets a clean close even after an error (pg.Pool ends such a client
     // too): the server sees a Terminate, not an unexpected EOF.
     if (!connection.socketOpen) {
       connection.kill();
+      connection.markClosed();
       return;
     }
     return new Promise<void>((resolve) => {
@@ -106,6 +108,7 @@ export class PgClientFactory implements Factory<PgConnection> {
       timer.unref();
       const done = (): void => {
         clearTimeout(timer);
+        connection.markClosed();
         resolve();
       };
       connection.client.end().then(done, done);

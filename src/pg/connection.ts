@@ -43,8 +43,15 @@ export class PgConnection {
    * first of its queries calls back.
    */
   onFailure: ((error: Error) => void) | undefined;
+  /**
+   * What the last `release()` was given, for pg.Pool's 'release' event: `null` after
+   * `pool.query()` (pg.Pool hands on the query callback's `err`), `undefined` after `release()`.
+   */
+  releasedWith: unknown;
   #failure: Error | undefined;
   #ended = false;
+  #closed = false;
+  #onClosed: (() => void) | undefined;
 
   /** Held by the pipelined dispatcher as a lane: it sets `onFailure` exactly while it does. */
   get lane(): boolean {
@@ -187,6 +194,26 @@ export class PgConnection {
   /** Marks it as being removed by the pool, so its closing errors are not reported. */
   markRemoved(): void {
     this.#removed = true;
+  }
+
+  /**
+   * Calls `fn` (in a microtask) once the pool has closed this connection: pg.Pool emits
+   * 'remove' when its client has ended, not when it decides to remove it. One listener (the
+   * pool's event bridge).
+   */
+  whenClosed(fn: () => void): void {
+    if (this.#closed) queueMicrotask(fn);
+    else this.#onClosed = fn;
+  }
+
+  /** The close the pool asked for is done (ended cleanly, or its socket destroyed). */
+  markClosed(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const fn = this.#onClosed;
+    this.#onClosed = undefined;
+    // A microtask: after the code that released it, before `end()` resolves.
+    if (fn !== undefined) queueMicrotask(fn);
   }
 
   /**

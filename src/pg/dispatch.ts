@@ -126,7 +126,8 @@ export class PooledDispatcher implements Dispatcher {
         (result) => {
           // Released either way; the release guard rolls back a transaction left open.
           const leftOpen = connection.txStatus !== 'I';
-          this.#checkout.release(connection);
+          // `null`, as pg.Pool releases with the query callback's `err` (its 'release' event).
+          this.#checkout.release(connection, null);
           if (leftOpen) throw new PgTransactionOnPoolError(statementTextOf(query), true);
           return result;
         },
@@ -158,7 +159,7 @@ export class PooledDispatcher implements Dispatcher {
       const result = await send(connection, query, values);
       stage = 'commit';
       await connection.client.query('COMMIT');
-      this.#checkout.release(connection);
+      this.#checkout.release(connection, null);
       return result;
     } catch (error) {
       if (this.#releaseAfter(connection, error)) throw typedReadTimeout(error);

@@ -17,7 +17,16 @@ export {
   type FailureDetails,
   type PgErrorCode,
 } from './errors.js';
-export { OverloadedError, PoolError, type PoolErrorCode, type PoolStats } from '../core/index.js';
+export {
+  AcquireTimeoutError,
+  CircuitOpenError,
+  OverloadedError,
+  PoolClosedError,
+  PoolError,
+  ReleaseError,
+  type PoolErrorCode,
+  type PoolStats,
+} from '../core/index.js';
 export type {
   IsolationLevel,
   PgLeaseInfo,

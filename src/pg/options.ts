@@ -320,7 +320,8 @@ function publicOptions(config: PoolConfig, core: CorePoolOptions): pg.PoolOption
     maxUses: core.maxUses,
     allowExitOnIdle: core.allowExitOnIdle,
     maxLifetimeSeconds: config.maxLifetimeSeconds ?? 0,
-    idleTimeoutMillis: core.idleTimeoutMillis,
+    // pg.Pool shows `null` as given (no idle timeout), the core keeps 0 for it.
+    idleTimeoutMillis: config.idleTimeoutMillis === null ? null : core.idleTimeoutMillis,
   };
   // Still readable, as on pg.Pool, but hidden from console.log, JSON and spreading; a getter,
   // so that even util.inspect with showHidden shows `[Getter]`, not the value.

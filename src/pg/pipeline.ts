@@ -36,7 +36,7 @@
  *   failure proves it never left (pg refused it, or a write failed with it alone in flight),
  *   in which case it is dispatched once more, as the exclusive path does. Queries still
  *   waiting here were never written anywhere: they simply go to another lane.
- * - A waiting query fails with the core's `ERR_POOL_ACQUIRE_TIMEOUT` after
+ * - A waiting query fails with pg.Pool's timeout error (the core's `ERR_POOL_ACQUIRE_TIMEOUT` as its cause) after
  *   `acquireTimeoutMillis`, with the core's error when no lane can be opened at all (circuit
  *   open, database down), and with `ERR_POOL_CLOSED` when the pool ends.
  */
@@ -52,7 +52,7 @@ import {
 } from '../core/index.js';
 import { FifoQueue } from '../core/fifo-queue.js';
 import { timerDelay } from '../core/clock.js';
-import { kConnectTimeoutHeadline } from './callers.js';
+import { callerError, isAcquireTimeout, kConnectTimeoutHeadline } from './callers.js';
 import type { Checkout } from './checkout.js';
 import { isFatalServerError, isPgRefusal, lostFailure, provesNotSent } from './classify.js';
 import type { PgConnection } from './connection.js';
@@ -551,7 +551,7 @@ export class PipelineDispatcher implements Dispatcher {
     this.#acquiring--;
     if (this.#closed) return;
     this.#lastAcquireError = error;
-    if (error instanceof AcquireTimeoutError) {
+    if (isAcquireTimeout(error)) {
       // Queries that have waited as long as this checkout did have had their timeout.
       this.#rejectWaiting(error, startedAt);
     } else if (this.#lanes.length === 0 && this.#acquiring === 0) {
@@ -834,11 +834,13 @@ export class PipelineDispatcher implements Dispatcher {
         source.shift();
         this.timeouts++;
         head.reject(
-          new AcquireTimeoutError(
-            now - head.queuedAt,
-            this.#counts(),
-            this.#lastAcquireError,
-            kConnectTimeoutHeadline,
+          callerError(
+            new AcquireTimeoutError(
+              now - head.queuedAt,
+              this.#counts(),
+              this.#lastAcquireError,
+              kConnectTimeoutHeadline,
+            ),
           ),
         );
         head = source.peek();

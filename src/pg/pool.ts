@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 
 import { Pool as CorePool, PoolClosedError, type HealthReport } from '../core/index.js';
+import { asPgPoolError, usedAfterEnd } from './callers.js';
 import { Checkout } from './checkout.js';
 import { PgClientFactory } from './client-factory.js';
 import type { PgConnection } from './connection.js';
@@ -40,6 +41,7 @@ type ConnectCallback = (
 type QueryCallback<R> = (err: Error, result: R) => void;
 
 const noop = (): void => {};
+const kEndTwice = 'Called end on pool more than once';
 
 /**
  * @example
@@ -67,6 +69,8 @@ export class Pool extends EventEmitter {
   /** `pool.query()` calls, for `stats().queries` (a counter bump: free on the hot path). */
   #queries = 0;
   #ended = false;
+  /** pg.Pool's `Promise` option: the class of the promises handed out, when not the global one. */
+  readonly #Promise: PromiseConstructorLike | undefined;
 
   constructor(config?: PoolConfig) {
     super();
@@ -75,6 +79,11 @@ export class Pool extends EventEmitter {
     this.#redactor = new Redactor(resolved.secrets);
     this.#endTimeoutMillis = resolved.endTimeoutMillis;
     this.#log = resolved.log;
+    const promiseClass = (config as { Promise?: unknown } | undefined)?.Promise;
+    this.#Promise =
+      typeof promiseClass === 'function' && promiseClass !== Promise
+        ? (promiseClass as PromiseConstructorLike)
+        : undefined;
     const factory = new PgClientFactory(resolved, this.#redactor, (connection, error) =>
       this.#onIdleFailure(connection, error),
     );
@@ -112,10 +121,16 @@ export class Pool extends EventEmitter {
   get idleCount(): number {
     return this.#core.idle + this.#dispatcher.idle;
   }
-  /** Callers waiting for a connection, pipelined queries waiting for a lane included. */
+  /**
+   * Callers waiting for a connection, pipelined queries waiting for a lane included. As with
+   * pg.Pool, a caller for whom a connection is being opened is not counted: only those that
+   * wait beyond the connections being opened (the core's waiters minus its pending creates).
+   */
   get waitingCount(): number {
+    const core = this.#core;
     const dispatcher = this.#dispatcher;
-    return Math.max(0, this.#core.waiting - dispatcher.acquiring) + dispatcher.waiting;
+    const queued = core.waiting - core.pendingCreates - dispatcher.acquiring;
+    return Math.max(0, queued) + dispatcher.waiting;
   }
   /** Checked-out connections past `maxLifetimeSeconds`, to be closed when released. */
   get expiredCount(): number {
@@ -179,12 +194,16 @@ export class Pool extends EventEmitter {
   connect(): Promise<pg.PoolClient>;
   connect(callback: ConnectCallback): void;
   connect(callback?: ConnectCallback): Promise<pg.PoolClient> | void {
+    if (this.#ending !== undefined) {
+      const refused = usedAfterEnd();
+      if (callback === undefined) return this.#promised(Promise.reject(refused));
+      // pg.Pool refuses before any checkout, so without a `done`.
+      deferCall(() => callback(refused, undefined, undefined as never));
+      return;
+    }
     const checkout = this.#checkout;
-    const client =
-      this.#ending !== undefined
-        ? Promise.reject(usedAfterEnd())
-        : checkout.acquire().then((connection) => lend(connection, checkout));
-    if (callback === undefined) return client;
+    const client = checkout.acquire().then((connection) => lend(connection, checkout));
+    if (callback === undefined) return this.#promised(client);
     client.then(
       (c) => deferCall(() => callback(undefined, c, (release) => c.release(release))),
       (error: Error) => deferCall(() => callback(error, undefined, noop)),
@@ -245,7 +264,7 @@ export class Pool extends EventEmitter {
               this.#dispatcher.dispatch(text as string | QueryConfig, values as QueryValues),
             )
           : this.#dispatcher.dispatch(text as string | QueryConfig, values as QueryValues);
-    if (callback === undefined) return result;
+    if (callback === undefined) return this.#promised(result);
     const cb = callback;
     result.then(
       (r) => deferCall(() => cb(undefined as unknown as Error, r)),
@@ -270,8 +289,8 @@ export class Pool extends EventEmitter {
     fn: (client: TransactionClient) => Promise<R> | R,
     options?: TransactionOptions,
   ): Promise<R> {
-    if (this.#ending !== undefined) return Promise.reject(usedAfterEnd());
-    return runTransaction(this.#checkout, this.#redactor, fn, options);
+    if (this.#ending !== undefined) return this.#promised(Promise.reject(usedAfterEnd()));
+    return this.#promised(runTransaction(this.#checkout, this.#redactor, fn, options));
   }
 
   // --- end ------------------------------------------------------------------------------------------
@@ -289,14 +308,16 @@ export class Pool extends EventEmitter {
   end(callback?: (err?: Error) => void): Promise<void> | void {
     if (this.#ending !== undefined) {
       // As pg.Pool: the second call is an error (the first one's promise still settles).
-      const error = new PoolClosedError('Called end on pool more than once');
-      if (callback === undefined) return Promise.reject(error);
+      const error = asPgPoolError(kEndTwice, new PoolClosedError(kEndTwice));
+      if (callback === undefined) return this.#promised(Promise.reject(error));
       deferCall(() => callback(error));
       return;
     }
     this.#log?.('ending');
     this.#ending = this.#shutdown();
-    if (callback === undefined) return this.#ending;
+    // As pg.Pool: a pool with nothing open or waiting is ended at once.
+    if (this.#nothingOpen()) this.#ended = true;
+    if (callback === undefined) return this.#promised(this.#ending);
     void this.#ending.then(() => deferCall(() => callback()));
   }
 
@@ -314,14 +335,25 @@ export class Pool extends EventEmitter {
     this.#ended = true;
   }
 
+  /** `promise` as an instance of the `Promise` option's class, when one was given. */
+  #promised<T>(promise: Promise<T>): Promise<T> {
+    const PromiseClass = this.#Promise;
+    if (PromiseClass === undefined) return promise;
+    return new PromiseClass<T>((resolve, reject) => {
+      promise.then(resolve, reject);
+    }) as Promise<T>;
+  }
+
+  #nothingOpen(): boolean {
+    const core = this.#core;
+    return core.total + core.pendingCreates + core.waiting === 0 && this.#dispatcher.waiting === 0;
+  }
+
   /** Why `query(text)` must not run, or undefined when it may. */
   #refusal(text: unknown): Error | undefined {
     if (typeof text === 'function') {
-      return new PgInvalidArgumentError(
-        'query',
-        'Passing a function as the first parameter to pool.query is not supported',
-        true,
-      );
+      const message = 'Passing a function as the first parameter to pool.query is not supported';
+      return asPgPoolError(message, new PgInvalidArgumentError('query', message, true));
     }
     if (this.#ending !== undefined) return usedAfterEnd();
     const statement = transactionControl(text);
@@ -357,10 +389,15 @@ export class Pool extends EventEmitter {
         core.on('acquire', ({ resource }) => this.emit('acquire', resource.client));
         break;
       case 'release':
-        core.on('release', ({ resource, error }) => this.emit('release', error, resource.client));
+        core.on('release', ({ resource, error }) =>
+          this.emit('release', error ?? resource.releasedWith, resource.client),
+        );
         break;
       case 'remove':
-        core.on('destroy', ({ resource }) => this.emit('remove', resource.client));
+        // When the client has ended, as pg.Pool does; the counts are updated before that.
+        core.on('destroy', ({ resource }) =>
+          resource.whenClosed(() => this.emit('remove', resource.client)),
+        );
         break;
       // lifeguard's own: a client held longer than leakDetectionMillis (or reclaimed after
       // leakReclaimMillis), and the breaker's state.
@@ -377,11 +414,6 @@ export class Pool extends EventEmitter {
     }
     this.#bridged.add(event);
   }
-}
-
-/** pg.Pool's error for a pool used after `end()`, with its message; our code. */
-function usedAfterEnd(): PoolClosedError {
-  return new PoolClosedError('Cannot use a pool after calling end on the pool');
 }
 
 /** The statement text of `query()`'s first argument, for tracing. */

@@ -6,6 +6,7 @@
 import type pg from 'pg';
 
 import { ReleaseError } from '../core/index.js';
+import { asPgPoolError } from './callers.js';
 import type { Checkout } from './checkout.js';
 import type { PgConnection } from './connection.js';
 
@@ -17,12 +18,15 @@ import type { PgConnection } from './connection.js';
  * `release()` returns the client (rolled back first if it is inside a transaction);
  * `release(err)` or `release(true)` destroys it, as with pg.Pool.
  */
+/** pg.Pool's words, kept word for word (code matches on them). */
+const kReleasedTwice = 'Release called on client which has already been released to the pool.';
+
 export function lend(connection: PgConnection, checkout: Checkout): pg.PoolClient {
   const client = connection.client as pg.PoolClient;
   let released = false;
   client.release = (destroy?: Error | boolean): void => {
     if (released) {
-      throw new ReleaseError('Release called on a client that was already released to the pool');
+      throw asPgPoolError(kReleasedTwice, new ReleaseError(kReleasedTwice));
     }
     released = true;
     // pg-pool tests truthiness: `release(null)` and `release(false)` return the client.

@@ -85,13 +85,14 @@ describe('query', () => {
     expect((await pool.query('SELECT 1 AS n')).rows).toEqual([{ n: 1 }]);
   });
 
-  it('calls a function passed in place of the query text back with a typed error, as pg.Pool does', async () => {
+  it('calls a function passed in place of the query text back with pg.Pool error', async () => {
     const pool = createPool();
     const query = pool.query as unknown as (fn: (err: unknown) => void) => unknown;
     const error = await new Promise((resolve) => query.call(pool, resolve));
+    expect((error as Error).constructor).toBe(Error);
     expect(error).toMatchObject({
-      code: 'ERR_PG_INVALID_ARGUMENT',
       message: 'Passing a function as the first parameter to pool.query is not supported',
+      cause: { code: 'ERR_PG_INVALID_ARGUMENT' },
     });
   });
 
@@ -296,19 +297,23 @@ describe('end', () => {
     expect(pool.ended).toBe(true);
     expect(pool.ending).toBe(true);
     await expect(pool.end()).rejects.toMatchObject({
-      code: 'ERR_POOL_CLOSED',
       message: 'Called end on pool more than once',
+      cause: { code: 'ERR_POOL_CLOSED' },
     });
     const again = await new Promise<unknown>((resolve) => pool.end(resolve));
     expect(again).toMatchObject({ message: 'Called end on pool more than once' });
     const error: unknown = await pool.query('SELECT 1').catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(PoolError);
-    expect(error).toMatchObject({
-      code: 'ERR_POOL_CLOSED',
+    // pg.Pool's class (Error, no code) and message; lifeguard's typed error as the cause.
+    expect((error as Error).constructor).toBe(Error);
+    expect((error as { code?: unknown }).code).toBeUndefined();
+    expect((error as Error).cause).toBeInstanceOf(PoolError);
+    const refused = {
       message: 'Cannot use a pool after calling end on the pool',
-    });
-    await expect(pool.connect()).rejects.toMatchObject({ code: 'ERR_POOL_CLOSED' });
-    await expect(pool.transaction(() => 1)).rejects.toMatchObject({ code: 'ERR_POOL_CLOSED' });
+      cause: { code: 'ERR_POOL_CLOSED' },
+    };
+    expect(error).toMatchObject(refused);
+    await expect(pool.connect()).rejects.toMatchObject(refused);
+    await expect(pool.transaction(() => 1)).rejects.toMatchObject(refused);
   });
 
   it('answers every query made before it, queued or in flight (it drains)', async () => {

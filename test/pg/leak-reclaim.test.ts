@@ -133,6 +133,9 @@ describe('overload shedding (lifeguard/pg)', () => {
       overloadTargetMillis: 20,
       overloadIntervalMillis: 50,
     });
+    // The connection opened first: on a slow machine, a queue standing while it opens would
+    // shed the slow query itself.
+    await pool.query('SELECT 1');
     // One slow query holds the only connection; the queue stands for 300 ms.
     const slow = pool.query('SELECT pg_sleep(0.3)');
     const queued = Array.from({ length: 5 }, () =>

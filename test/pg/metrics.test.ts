@@ -85,7 +85,7 @@ describe('lifeguard/metrics on lifeguard/pg', () => {
       () => undefined,
       (error: unknown) => error,
     );
-    expect((timedOut as PoolError).code).toBe('ERR_POOL_ACQUIRE_TIMEOUT');
+    expect(((timedOut as Error).cause as PoolError).code).toBe('ERR_POOL_ACQUIRE_TIMEOUT');
 
     first.release();
     second.release(new Error('broken'));

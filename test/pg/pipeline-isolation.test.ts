@@ -140,8 +140,8 @@ describe('slow-query isolation', () => {
     await learn(target);
     const running = [target.query(SLOW, [0.5, 1]), target.query(SLOW, [0.5, 2])];
     const error: unknown = await target.query(SLOW, [0, 3]).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(PoolError);
-    expect(error).toMatchObject({ code: 'ERR_POOL_ACQUIRE_TIMEOUT' });
+    expect((error as Error).cause).toBeInstanceOf(PoolError);
+    expect(error).toMatchObject({ cause: { code: 'ERR_POOL_ACQUIRE_TIMEOUT' } });
     await expect(Promise.all(running)).resolves.toHaveLength(2);
     // Fast queries were not affected meanwhile.
     expect((await target.query<Row>(FAST, [7])).rows[0]?.n).toBe(7);

@@ -233,8 +233,8 @@ describe('head-of-line protection', () => {
     await untilRunning('SELECT pg_sleep(0.6)');
     await sleep(60);
     const error: unknown = await pool.query('SELECT $1::int', [1]).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(PoolError);
-    expect(error).toMatchObject({ code: 'ERR_POOL_ACQUIRE_TIMEOUT' });
+    expect((error as Error).cause).toBeInstanceOf(PoolError);
+    expect(error).toMatchObject({ cause: { code: 'ERR_POOL_ACQUIRE_TIMEOUT' } });
     await expect(slow).resolves.toBeDefined();
     // It waited in the pipeline's queue, not the core's: counted all the same.
     expect(pool.stats().timeouts).toBe(1);
@@ -404,7 +404,7 @@ describe('end() with pipelined queries outstanding', () => {
     ).toEqual(Array.from({ length: 12 }, (_, i) => i));
     expect(pool.totalCount).toBe(0);
     await expect(pool.query('SELECT $1::int', [1])).rejects.toMatchObject({
-      code: 'ERR_POOL_CLOSED',
+      cause: { code: 'ERR_POOL_CLOSED' },
     });
   });
 

@@ -99,8 +99,13 @@ describe('release guard', () => {
     } catch (e) {
       error = e;
     }
-    expect(error).toBeInstanceOf(PoolError);
-    expect(error).toMatchObject({ code: 'ERR_POOL_RELEASE_INVALID' });
+    // pg.Pool's error (class, no code, message), lifeguard's typed one as its cause.
+    expect((error as Error).constructor).toBe(Error);
+    expect(error).toMatchObject({
+      message: 'Release called on client which has already been released to the pool.',
+      cause: expect.any(PoolError),
+    });
+    expect((error as Error).cause).toMatchObject({ code: 'ERR_POOL_RELEASE_INVALID' });
   });
 
   it('does not let a stale release() from an earlier checkout release the current holder', async () => {
@@ -111,7 +116,9 @@ describe('release guard', () => {
     const second = await pool.connect();
     expect(second).toBe(first); // same pg.Client object, new checkout
     expect(() => staleRelease()).toThrow(
-      expect.objectContaining({ code: 'ERR_POOL_RELEASE_INVALID' }),
+      expect.objectContaining({
+        cause: expect.objectContaining({ code: 'ERR_POOL_RELEASE_INVALID' }),
+      }),
     );
     expect(pool.idleCount).toBe(0);
     expect((await second.query('SELECT 1 AS n')).rows).toEqual([{ n: 1 }]);

@@ -52,3 +52,25 @@ function indexOfSlice(log: readonly Observation[], slice: readonly Observation[]
   }
   return -1;
 }
+
+/**
+ * An asymmetric matcher for the lifeguard side: any of `values`. For counts that depend on
+ * timing the difference itself explains (an attempt still ending, a connection still opening).
+ */
+export function oneOf(...values: readonly unknown[]): unknown {
+  return {
+    asymmetricMatch: (actual: unknown) => values.some((value) => isDeepStrictEqual(actual, value)),
+    toString: () => `oneOf(${values.map((value) => JSON.stringify(value)).join(', ')})`,
+    toAsymmetricMatcher: () => `oneOf(${values.map((value) => JSON.stringify(value)).join(', ')})`,
+  };
+}
+
+/** An asymmetric matcher for the lifeguard side: an integer from `low` to `high`. */
+export function between(low: number, high: number): unknown {
+  return {
+    asymmetricMatch: (actual: unknown) =>
+      Number.isInteger(actual) && (actual as number) >= low && (actual as number) <= high,
+    toString: () => `between(${low}, ${high})`,
+    toAsymmetricMatcher: () => `between(${low}, ${high})`,
+  };
+}

@@ -106,8 +106,9 @@ export class Recorder {
     pool: pg.Pool,
     event: PoolEvent,
     where?: (...args: unknown[]) => boolean,
+    limitMillis?: number,
   ): Promise<void> {
-    const counts = await onNextEvent(pool, event, () => countsOf(pool), where);
+    const counts = await onNextEvent(pool, event, () => countsOf(pool), where, limitMillis);
     this.step(name, counts === kTimedOut ? `no '${event}' event in time` : counts);
   }
 

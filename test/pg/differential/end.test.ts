@@ -4,7 +4,6 @@
  */
 import type pg from 'pg';
 
-import type { Deliberate } from './deliberate.js';
 import { step } from './observation.js';
 import { describeScenarios } from './run-scenarios.js';
 import { outcomeOf, type Recorder } from './recorder.js';
@@ -26,20 +25,11 @@ async function newWork(rec: Recorder, pool: pg.Pool): Promise<void> {
   await queried.called;
 }
 
-const endTwice: Deliberate = {
-  reason:
-    'end() is idempotent in lifeguard: every call gets the same promise, which resolves, see docs/compat.md#end-twice',
-  differences: [
-    {
-      pgPool: [
-        step('second end()', {
-          rejected: { error: 'Error', message: 'Called end on pool more than once' },
-        }),
-      ],
-      lifeguard: [step('second end()', { resolved: undefined })],
-    },
-  ],
-};
+const kAsyncReason =
+  'lifeguard never calls a callback synchronously (pg.Pool does when end() has nothing to wait for, and when it refuses work on an ended pool), so code after the call always runs first, see docs/compat.md#callbacks-async';
+
+const usedAfterEnd = { error: 'Error', message: 'Cannot use a pool after calling end on the pool' };
+const endTwice = { error: 'Error', message: 'Called end on pool more than once' };
 
 describeScenarios('end()', [
   {
@@ -55,6 +45,15 @@ describeScenarios('end()', [
   },
   {
     name: 'ends with a callback, returning undefined',
+    deliberate: {
+      reason: kAsyncReason,
+      differences: [
+        {
+          pgPool: [step('callback', {}), step('returned'), step('after end() returned')],
+          lifeguard: [step('returned'), step('after end() returned'), step('callback', {})],
+        },
+      ],
+    },
     async run({ pool, rec }) {
       const p = pool();
       const callback = rec.callback('callback', ['err']);
@@ -66,6 +65,16 @@ describeScenarios('end()', [
   },
   {
     name: 'ends after a query: the idle client is removed',
+    deliberate: {
+      reason:
+        "lifeguard's end() resolves once every connection is closed (pg.Pool's resolves as soon as it has asked them to close), so 'remove' comes before it, see docs/compat.md#end-resolves-closed",
+      differences: [
+        {
+          pgPool: [step('end()', {})],
+          lifeguard: [{ event: 'remove', args: ['c1'] }, step('end()', {})],
+        },
+      ],
+    },
     async run({ pool, rec }) {
       const p = pool();
       await p.query('SELECT 1 AS n');
@@ -161,6 +170,15 @@ describeScenarios('end()', [
   },
   {
     name: 'on an ended pool, the callback comes before query() returns',
+    deliberate: {
+      reason: kAsyncReason,
+      differences: [
+        {
+          pgPool: [step('callback', { err: usedAfterEnd }), step('query() returned')],
+          lifeguard: [step('query() returned'), step('callback', { err: usedAfterEnd })],
+        },
+      ],
+    },
     async run({ pool, rec }) {
       const p = pool();
       await p.end();
@@ -172,7 +190,6 @@ describeScenarios('end()', [
   },
   {
     name: 'end() twice, with promises',
-    deliberate: endTwice,
     async run({ pool, rec }) {
       const p = pool();
       const first = p.end();
@@ -184,15 +201,11 @@ describeScenarios('end()', [
   {
     name: 'end() twice, with callbacks',
     deliberate: {
-      reason: endTwice.reason,
+      reason: kAsyncReason,
       differences: [
         {
-          pgPool: [
-            step('second callback', {
-              err: { error: 'Error', message: 'Called end on pool more than once' },
-            }),
-          ],
-          lifeguard: [step('second callback', {})],
+          pgPool: [step('first callback', {}), step('second callback', { err: endTwice })],
+          lifeguard: [step('second callback', { err: endTwice }), step('first callback', {})],
         },
       ],
     },

@@ -3,6 +3,7 @@
  * happens to the connection then is a deliberate difference: pg.Pool destroys it, lifeguard
  * keeps it (the error was the statement's, the connection is fine).
  */
+import { oneOf } from './deliberate.js';
 import { event, step } from './observation.js';
 import { outcomeOf } from './recorder.js';
 import { describeScenarios } from './run-scenarios.js';
@@ -81,6 +82,16 @@ describeScenarios('SQL errors', [
   },
   {
     name: 'a failed statement on a checked-out client: released normally, the client is kept',
+    deliberate: {
+      reason:
+        "the release guard learns the transaction status from pg's ReadyForQuery; when that message arrives in a later packet than the error, the client is idle a moment after release() returns, not at once, see docs/compat.md#release-guard-timing",
+      differences: [
+        {
+          pgPool: [step('right after release()', { total: 1, idle: 1, waiting: 0 })],
+          lifeguard: [step('right after release()', { total: 1, idle: oneOf(0, 1), waiting: 0 })],
+        },
+      ],
+    },
     async run({ pool, rec }) {
       const p = pool({ max: 1 });
       rec.listen(p, ['release', 'remove']);

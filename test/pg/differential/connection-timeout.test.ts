@@ -5,7 +5,7 @@
  */
 import { expect } from 'vitest';
 
-import type { Deliberate } from './deliberate.js';
+import { oneOf, type Deliberate } from './deliberate.js';
 import { step } from './observation.js';
 import { describeScenarios } from './run-scenarios.js';
 import { useSilentServer } from './servers.js';
@@ -34,9 +34,43 @@ function acquireTimeoutRejected(name: string): Deliberate {
   };
 }
 
+const pgPoolAttemptTimeout = {
+  error: 'Error',
+  message: 'Connection terminated due to connection timeout',
+};
+
+/** lifeguard's timeout while a connection attempt was under way: pg.Pool's text, then detail. */
+const lifeguardAttemptTimeout = {
+  ...pgPoolAttemptTimeout,
+  message: expect.stringMatching(/^Connection terminated due to connection timeout: waited /),
+};
+
+const kAttemptReason =
+  "lifeguard's message starts with pg.Pool's text and adds the pool's counts; the wait and the connection attempt have separate timers, so the attempt still counts in totalCount for the moment until its own createTimeoutMillis (the same value) ends it, see docs/compat.md#connection-timeout";
+
+/** A silent server: `name` records `outcome`, then 'afterwards' the counts. */
+function attemptTimedOut(name: string, outcome: 'rejected' | 'err', extra = {}): Deliberate {
+  return {
+    reason: kAttemptReason,
+    differences: [
+      {
+        pgPool: [
+          step(name, { ...extra, [outcome]: pgPoolAttemptTimeout }),
+          step('afterwards', { idle: 0, total: 0, waiting: 0 }),
+        ],
+        lifeguard: [
+          step(name, { ...extra, [outcome]: lifeguardAttemptTimeout }),
+          step('afterwards', { idle: 0, total: oneOf(0, 1), waiting: 0 }),
+        ],
+      },
+    ],
+  };
+}
+
 describeScenarios('connectionTimeoutMillis', [
   {
     name: 'a server that never answers: connect() calls back with a timeout error',
+    deliberate: attemptTimedOut('callback', 'err', { done: '[function]' }),
     async run({ pool, rec }) {
       const p = pool({ connectionString: silentUrl(), connectionTimeoutMillis: 10 });
       const callback = rec.callback('callback', ['err', 'client', 'done']);
@@ -47,6 +81,7 @@ describeScenarios('connectionTimeoutMillis', [
   },
   {
     name: 'a server that never answers: connect() rejects with a timeout error',
+    deliberate: attemptTimedOut('connect', 'rejected'),
     async run({ pool, rec }) {
       const p = pool({ connectionString: silentUrl(), connectionTimeoutMillis: 10 });
       await rec.outcome('connect', p.connect());
@@ -55,6 +90,13 @@ describeScenarios('connectionTimeoutMillis', [
   },
   {
     name: 'a server that never answers: five timeouts in a row, each its own error',
+    deliberate: {
+      reason: kAttemptReason,
+      differences: [0, 1, 2, 3, 4].map((i) => ({
+        pgPool: [step(`connect ${i}`, { rejected: pgPoolAttemptTimeout })],
+        lifeguard: [step(`connect ${i}`, { rejected: lifeguardAttemptTimeout })],
+      })),
+    },
     async run({ pool, rec }) {
       const p = pool({ connectionString: silentUrl(), connectionTimeoutMillis: 1 });
       for (let i = 0; i < 5; i++) await rec.outcome(`connect ${i}`, p.connect());

@@ -7,7 +7,35 @@ import { once } from 'node:events';
 
 import pg from 'pg';
 
+import type { Deliberate } from './deliberate.js';
+import { step, type Observation } from './observation.js';
 import { describeScenarios } from './run-scenarios.js';
+
+const kSubmittableReason =
+  "lifeguard's pool.query(submittable) returns the submittable, as pg's Client.query does, so that streams (pg-query-stream, pg-cursor) work through the pool and give their client back when they end; pg.Pool returns a promise (which never settles for a stream), see docs/compat.md#submittable";
+
+/** The submittable `returned`, and what pg.Pool's promise settled with, left out. */
+function submittableReturned(settled: unknown, instead: readonly Observation[] = []): Deliberate {
+  return {
+    reason: kSubmittableReason,
+    differences: [
+      {
+        pgPool: [step('returns the submittable itself', false)],
+        lifeguard: [step('returns the submittable itself', true)],
+      },
+      {
+        pgPool: [step('returned promise', settled)],
+        lifeguard: instead,
+      },
+    ],
+  };
+}
+
+const syntaxError = {
+  error: 'DatabaseError',
+  code: '42601',
+  message: 'syntax error at or near "SELEC"',
+};
 
 const nameQuery = 'SELECT $1::text AS name';
 
@@ -113,6 +141,14 @@ describeScenarios('pool.query()', [
   },
   {
     name: 'a pg.Query submittable: what query() returns, its rows and end, then the next query',
+    deliberate: submittableReturned({
+      resolved: {
+        command: 'SELECT',
+        rowCount: 3,
+        rows: [{ n: 1 }, { n: 2 }, { n: 3 }],
+        fields: ['n'],
+      },
+    }),
     async run({ pool, rec }) {
       const p = pool({ max: 1 });
       const query = new pg.Query('SELECT generate_series(1, 3) AS n');
@@ -129,6 +165,7 @@ describeScenarios('pool.query()', [
   },
   {
     name: 'a pg.Query submittable that fails: where the error goes, then the next query',
+    deliberate: submittableReturned({ rejected: syntaxError }, [step('error event', syntaxError)]),
     async run({ pool, rec }) {
       const p = pool({ max: 1 });
       const query = new pg.Query('SELEC 1');
