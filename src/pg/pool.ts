@@ -15,7 +15,7 @@ import { PgInvalidArgumentError, PgTransactionOnPoolError } from './errors.js';
 import { checkPgHealth, type PgHealthOptions } from './health.js';
 import { resolveOptions } from './options.js';
 import { attachPoolLog } from './pool-log.js';
-import { PipelineDispatcher } from './pipeline.js';
+import { PipelineDispatcher } from './pipeline/dispatcher.js';
 import { lend } from './pooled-client.js';
 import { queryTraced, traceQuery } from './query-channels.js';
 import { Redactor } from './redact.js';
@@ -110,11 +110,11 @@ export class Pool extends EventEmitter {
   }
   /** Idle connections, emptied pipeline lanes not yet given back to the core included. */
   get idleCount(): number {
-    return this.#core.idle + this.#dispatcher.idle;
+    return this.#core.idle + this.#dispatcher.counts().idle;
   }
   /** Callers waiting for a connection, pipelined queries waiting for a lane included. */
   get waitingCount(): number {
-    const dispatcher = this.#dispatcher;
+    const dispatcher = this.#dispatcher.counts();
     return Math.max(0, this.#core.waiting - dispatcher.acquiring) + dispatcher.waiting;
   }
   /** Checked-out connections past `maxLifetimeSeconds`, to be closed when released. */
@@ -135,7 +135,7 @@ export class Pool extends EventEmitter {
    */
   stats(): PgPoolStats {
     const core = this.#core.stats();
-    const dispatcher = this.#dispatcher;
+    const dispatcher = this.#dispatcher.counts();
     return {
       ...core,
       shed: core.shed + dispatcher.shed,

@@ -1,5 +1,5 @@
 /**
- * Pipelined `pool.query()` (src/pg/pipeline.ts) against a real PostgreSQL: several queries in
+ * Pipelined `pool.query()` (src/pg/pipeline/) against a real PostgreSQL: several queries in
  * flight per connection, results that never cross between callers, errors that fail one
  * query, exclusive connections that no pipelined query shares, and the `pipelineQueries: false`
  * opt-out.
