@@ -85,7 +85,13 @@ export class Pool extends EventEmitter {
     this.#dispatcher =
       resolved.pipeline === undefined
         ? exclusive
-        : new PipelineDispatcher(this.#checkout, this.#redactor, resolved.pipeline, exclusive);
+        : new PipelineDispatcher(
+            this.#checkout,
+            this.#redactor,
+            resolved.pipeline,
+            exclusive,
+            this.#core,
+          );
     this.on('newListener', (event: string | symbol) => this.#bridge(event));
   }
 

@@ -40,12 +40,14 @@ import {
   AcquireTimeoutError,
   OverloadedError,
   type NormalizedOptions,
+  type Pool as CorePool,
   type PoolCounts,
 } from '../../core/index.js';
 import { WaitQueue } from '../../core/wait-queue.js';
 import { timerDelay } from '../../core/clock.js';
 import { kConnectTimeoutHeadline } from '../callers.js';
 import type { Checkout } from '../checkout.js';
+import type { PgConnection } from '../connection.js';
 import type { Dispatcher, DispatcherCounts, QueryInput, QueryValues } from '../dispatch.js';
 import type { PgConnectionLostError } from '../errors.js';
 import { connectionLost, kNotSentTwice } from '../outcome.js';
@@ -75,12 +77,18 @@ export class PipelineDispatcher implements Dispatcher {
   #unsupported = false;
   /** While `whenIdle()` waits: checks whether nothing is left here, after each change. */
   #idleWatch: (() => void) | undefined;
+  /**
+   * The core's last failed connect, until one succeeds: the cause of a pipelined timeout when
+   * no lane checkout has failed yet (the core's own timeout says the same for its waiters).
+   */
+  #lastCreateError: unknown = undefined;
 
   constructor(
     checkout: Checkout,
     redactor: Redactor,
     settings: PipelineSettings,
     exclusive: Dispatcher,
+    core?: CoreEvents,
   ) {
     this.#checkout = checkout;
     this.#redactor = redactor;
@@ -121,6 +129,8 @@ export class PipelineDispatcher implements Dispatcher {
             isolatedDone: () => this.#changed(),
           });
     checkout.onPressure = () => this.#lanes.yieldToExclusive();
+    core?.on('error', ({ error }) => (this.#lastCreateError = error));
+    core?.on('create', () => (this.#lastCreateError = undefined));
   }
 
   counts(): DispatcherCounts {
@@ -348,7 +358,7 @@ export class PipelineDispatcher implements Dispatcher {
     return new AcquireTimeoutError(
       now - entry.enqueuedAt,
       counts,
-      this.#lanes.lastAcquireError,
+      this.#lanes.lastAcquireError ?? this.#lastCreateError,
       kConnectTimeoutHeadline,
     );
   }
@@ -362,6 +372,9 @@ export class PipelineDispatcher implements Dispatcher {
     };
   }
 }
+
+/** The core pool's events the dispatcher listens to (connect failures and successes). */
+type CoreEvents = Pick<CorePool<PgConnection>, 'on'>;
 
 /** Isolation needs a connection besides the lanes', and a threshold to learn from. */
 function isolates(settings: PipelineSettings, options: NormalizedOptions): boolean {
