@@ -23,19 +23,17 @@ import {
   OverloadedError,
   PoolClosedError,
   PoolError,
-  QueueFullError,
   ReleaseError,
   type PoolCounts,
 } from './errors.js';
 import { Lease } from './lease.js';
 import { normalizeOptions, type NormalizedOptions } from './options.js';
-import { OverloadControl } from './overload.js';
-import type { PendingAcquire } from './pending-acquire.js';
+import { PendingAcquire } from './pending-acquire.js';
 import { PooledResource } from './pooled-resource.js';
 import { findLeaks, findOverdue, idleDeadline, nextIdleDeadline, sweepIdle } from './reaper.js';
 import { PoolStatsRecorder } from './stats.js';
 import { attemptCreate } from './create-attempt.js';
-import { WaiterQueue } from './waiter-queue.js';
+import { WaitQueue } from './wait-queue.js';
 import type {
   AcquireOptions,
   CircuitState,
@@ -79,7 +77,7 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
   /** Idle resources as a stack: the most recently used is handed out first, so the rest age
    * out under `idleTimeoutMillis` and the pool shrinks when load drops. */
   private _idle: PooledResource<T>[] = [];
-  private readonly _waiters: WaiterQueue<T>;
+  private readonly _waiters: WaitQueue<PendingAcquire<T>>;
   private _inUse = 0;
   private _pendingCreates = 0;
   private _validating = 0;
@@ -137,12 +135,15 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
     this._options = normalizeOptions(options);
     const o = this._options;
     this._capturesStacks = o.leakDetectionMillis > 0 || o.leakReclaimMillis > 0;
-    this._waiters = new WaiterQueue<T>(
-      o.acquireTimeoutMillis,
+    // The queue bumps the timeout, shed and queue-full counters of the pool's statistics.
+    this._waiters = new WaitQueue<PendingAcquire<T>>(
+      o,
       this._now,
-      (waiter, t) => this._timedOut(waiter, t),
-      new OverloadControl(o.overloadTargetMillis, o.overloadIntervalMillis),
-      (waiter, t, busyFor) => this._shed(waiter, t, busyFor),
+      {
+        expired: (waiter, t) => this._timedOut(waiter, t),
+        shed: (waiter, t, busyFor) => this._shed(waiter, t, busyFor),
+      },
+      this._stats,
     );
     this._backoff = new CreateBackoff(
       o.createRetryBaseMillis,
@@ -244,10 +245,8 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
         new CircuitOpenError(this._backoff.lastError, this._backoff.retryAt - t),
       );
     }
-    if (this._waiters.size >= this._options.maxWaiting) {
-      this._stats.rejectedQueueFull++;
-      return Promise.reject(new QueueFullError(this._options.maxWaiting));
-    }
+    const full = this._waiters.full();
+    if (full !== undefined) return Promise.reject(full);
     const waiter = this._enqueue(t, signal, stack);
     // At capacity with nothing idle, only a release can help: skip the pump.
     if (this._idle.length > 0 || this._all.size + this._pendingCreates < this._options.max)
@@ -428,7 +427,8 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
     signal: AbortSignal | undefined,
     stack: string | undefined,
   ): PendingAcquire<T> {
-    const waiter = this._waiters.enqueue(t, stack);
+    const waiter = new PendingAcquire<T>(t, stack);
+    this._waiters.push(waiter);
     if (signal !== undefined) waiter.watch(signal, () => this._abortWaiter(waiter, signal.reason));
     return waiter;
   }
@@ -441,14 +441,12 @@ export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
   }
 
   private _shed(waiter: PendingAcquire<T>, t: number, busyFor: number): void {
-    this._stats.shed++;
     waiter.reject(new OverloadedError(t - waiter.enqueuedAt, busyFor, this._counts()));
     // Called from serve(), which has already taken it out of the count.
     this._endWatch?.();
   }
 
   private _timedOut(waiter: PendingAcquire<T>, t: number): void {
-    this._stats.timeouts++;
     waiter.reject(
       new AcquireTimeoutError(t - waiter.enqueuedAt, this._counts(), this._backoff.lastError),
     );

@@ -38,25 +38,36 @@ export class PgConnection {
   /** Held by a caller (`connect()`, `query()`, `transaction()`); maintained by `Checkout`. */
   checkedOut = false;
   /**
-   * Told about the failure that broke the connection, once, while a pipelined dispatcher
-   * holds it as a lane (pipeline.ts): the lane must stop taking queries at once, not when the
-   * first of its queries calls back.
+   * The pipeline lane holding it (pipeline/lane.ts), told at once about the failure that
+   * breaks the connection: the lane must stop taking queries then, not when the first of its
+   * queries calls back. Set exactly while it is a lane (`joinLane` / `leaveLane`).
    */
-  onFailure: ((error: Error) => void) | undefined;
   /**
    * What the last `release()` was given, for pg.Pool's 'release' event: `null` after
    * `pool.query()` (pg.Pool hands on the query callback's `err`), `undefined` after `release()`.
    */
   releasedWith: unknown;
+  #lane: ((error: Error) => void) | undefined;
   #failure: Error | undefined;
   #ended = false;
   #closed = false;
   #onClosed: (() => void) | undefined;
 
-  /** Held by the pipelined dispatcher as a lane: it sets `onFailure` exactly while it does. */
+  /** Held by the pipelined dispatcher as a lane. */
   get lane(): boolean {
-    return this.onFailure !== undefined;
+    return this.#lane !== undefined;
   }
+
+  /** Becomes a lane: `onFailure` hears of the failure that breaks it, once. */
+  joinLane(onFailure: (error: Error) => void): void {
+    this.#lane = onFailure;
+  }
+
+  /** Is a lane no more. */
+  leaveLane(): void {
+    this.#lane = undefined;
+  }
+
   /** Set once the pool decided to close it; later errors are expected, not news. */
   #removed = false;
   #txStatus: TransactionStatus = 'I';
@@ -80,7 +91,7 @@ export class PgConnection {
       if (this.#failure !== undefined) return; // pg reports the FATAL, then the lost socket
       this.#failure = error;
       if (!this.checkedOut && !this.#removed) onIdleFailure(this, error);
-      else this.onFailure?.(error);
+      else this.#lane?.(error);
     });
     client.on('end', () => {
       this.#ended = true;

@@ -1,8 +1,8 @@
 /**
  * `pool.query()`: acquire → query → classify → release, in one place. This is the exclusive
  * path: one query per connection at a time. It is all of `pool.query()` with
- * `pipeline: false`, and otherwise the route for what cannot be pipelined (pipelinable.ts);
- * the pipelined dispatcher (pipeline.ts) wraps it. Nothing else in `lifeguard/pg` runs a
+ * `pipeline: false`, and otherwise the route for what cannot be pipelined (pipeline/pipelinable.ts);
+ * the pipelined dispatcher (pipeline/dispatcher.ts) wraps it. Nothing else in `lifeguard/pg` runs a
  * pool-level query.
  *
  * Classification after a failure:
@@ -15,9 +15,14 @@
  */
 import type pg from 'pg';
 
-import { explain, isFatalServerError, lostFailure, provesNotSent } from './classify.js';
+import { explain, provesNotSent } from './classify.js';
 import type { PgConnection } from './connection.js';
-import { PgConnectionLostError, PgTransactionOnPoolError, typedReadTimeout } from './errors.js';
+import {
+  type PgConnectionLostError,
+  PgTransactionOnPoolError,
+  typedReadTimeout,
+} from './errors.js';
+import { connectionLost, kNotSentTwice, sessionSurvived } from './outcome.js';
 import type { Redactor } from './redact.js';
 import { hasTimeouts, timeoutStatements } from './timeouts.js';
 import type { QueryConfig } from './types.js';
@@ -27,22 +32,8 @@ export type QueryValues = unknown[] | undefined;
 
 export interface Dispatcher {
   dispatch(query: QueryInput, values: QueryValues): Promise<pg.QueryResult>;
-  /** Queries waiting inside the dispatcher itself, not in the core's queue. */
-  readonly waiting: number;
-  /** Connections the dispatcher is itself waiting for in the core's queue. */
-  readonly acquiring: number;
-  /**
-   * Connections the dispatcher holds with nothing to do: checked out as far as the core knows,
-   * idle as far as `idleCount` is concerned (pipeline.ts keeps an emptied lane until the end of
-   * the current turn of the event loop).
-   */
-  readonly idle: number;
-  /** Queries the dispatcher shed as overload from its own queue (the core counts its own). */
-  readonly shed: number;
-  /** Queries that timed out waiting in the dispatcher's own queue. */
-  readonly timeouts: number;
-  /** Queries refused by `maxWaiting` at the dispatcher's own queue. */
-  readonly rejectedQueueFull: number;
+  /** What the dispatcher holds and has counted itself, outside the core (see `DispatcherCounts`). */
+  counts(): DispatcherCounts;
   /**
    * Resolves once the dispatcher holds nothing (no query waiting, no connection of its own),
    * or after `timeoutMillis`. `end()` waits for it before it closes the core.
@@ -52,10 +43,40 @@ export interface Dispatcher {
   close(): void;
 }
 
+/** A snapshot of what a dispatcher holds and has counted, outside the core's own figures. */
+export interface DispatcherCounts {
+  /** Queries waiting inside the dispatcher itself, not in the core's queue. */
+  readonly waiting: number;
+  /** Connections the dispatcher is itself waiting for in the core's queue. */
+  readonly acquiring: number;
+  /**
+   * Connections the dispatcher holds with nothing to do: checked out as far as the core knows,
+   * idle as far as `idleCount` is concerned (the pipelined path keeps an emptied lane until the
+   * end of the current turn of the event loop).
+   */
+  readonly idle: number;
+  /** Queries the dispatcher shed as overload from its own queue (the core counts its own). */
+  readonly shed: number;
+  /** Queries that timed out waiting in the dispatcher's own queue. */
+  readonly timeouts: number;
+  /** Queries refused by `maxWaiting` at the dispatcher's own queue. */
+  readonly rejectedQueueFull: number;
+}
+
+/** The exclusive path's counts: its callers wait in the core's queue, which counts them. */
+const kNothing: DispatcherCounts = Object.freeze({
+  waiting: 0,
+  acquiring: 0,
+  idle: 0,
+  shed: 0,
+  timeouts: 0,
+  rejectedQueueFull: 0,
+});
+
 /**
  * Where the exclusive path takes connections from and gives them back: the pool's `Checkout`
  * (`connect()`-style checkouts), or, for isolated slow statements, lane-style checkouts that
- * put no pressure on the pipelined lanes (isolation.ts).
+ * put no pressure on the pipelined lanes (pipeline/isolation.ts).
  */
 export interface ConnectionSource {
   acquire(): Promise<PgConnection>;
@@ -74,29 +95,8 @@ export class PooledDispatcher implements Dispatcher {
     this.#redactor = redactor;
   }
 
-  /** Its callers wait in the core's queue, where `waitingCount` already sees them. */
-  get waiting(): number {
-    return 0;
-  }
-
-  get idle(): number {
-    return 0;
-  }
-
-  get acquiring(): number {
-    return 0;
-  }
-
-  get shed(): number {
-    return 0;
-  }
-
-  get timeouts(): number {
-    return 0;
-  }
-
-  get rejectedQueueFull(): number {
-    return 0;
+  counts(): DispatcherCounts {
+    return kNothing;
   }
 
   /** Its callers wait in the core's queue, which `end()` drains. */
@@ -176,22 +176,19 @@ export class PooledDispatcher implements Dispatcher {
    * caller should get pg's error unchanged.
    */
   #releaseAfter(connection: PgConnection, error: unknown): boolean {
-    // Decided before releasing: destroying the connection makes it look dead at once.
-    const sessionOk = connection.alive && !isFatalServerError(error);
+    const sessionOk = sessionSurvived(connection, error);
     if (sessionOk && !connection.running) this.#checkout.release(connection);
     else this.#checkout.release(connection, error ?? new Error('The query failed'));
     return sessionOk;
   }
 
   #lost(error: unknown, mayHaveRun: boolean, stage: Stage): PgConnectionLostError {
-    this.#redactor.error(error);
-    const reason = error instanceof Error ? error.message : String(error);
-    const message = !mayHaveRun
-      ? `The connection was lost before the query was sent, and again on retry: ${reason}`
+    const where = !mayHaveRun
+      ? kNotSentTwice
       : stage === 'commit'
-        ? `The connection was lost during COMMIT; the query may or may not have been committed: ${reason}`
-        : `The connection was lost while the query ran; it may have taken effect: ${reason}`;
-    return new PgConnectionLostError(message, mayHaveRun, lostFailure(error), error);
+        ? 'during COMMIT; the query may or may not have been committed'
+        : 'while the query ran; it may have taken effect';
+    return connectionLost(this.#redactor, error, mayHaveRun, where);
   }
 }
 

@@ -16,7 +16,7 @@ import { PgInvalidArgumentError, PgTransactionOnPoolError } from './errors.js';
 import { checkPgHealth, type PgHealthOptions } from './health.js';
 import { resolveOptions } from './options.js';
 import { attachPoolLog } from './pool-log.js';
-import { PipelineDispatcher } from './pipeline.js';
+import { PipelineDispatcher } from './pipeline/dispatcher.js';
 import { lend } from './pooled-client.js';
 import { queryTraced, traceQuery } from './query-channels.js';
 import { Redactor } from './redact.js';
@@ -94,7 +94,13 @@ export class Pool extends EventEmitter {
     this.#dispatcher =
       resolved.pipeline === undefined
         ? exclusive
-        : new PipelineDispatcher(this.#checkout, this.#redactor, resolved.pipeline, exclusive);
+        : new PipelineDispatcher(
+            this.#checkout,
+            this.#redactor,
+            resolved.pipeline,
+            exclusive,
+            this.#core,
+          );
     this.on('newListener', (event: string | symbol) => this.#bridge(event));
   }
 
@@ -119,7 +125,7 @@ export class Pool extends EventEmitter {
   }
   /** Idle connections, emptied pipeline lanes not yet given back to the core included. */
   get idleCount(): number {
-    return this.#core.idle + this.#dispatcher.idle;
+    return this.#core.idle + this.#dispatcher.counts().idle;
   }
   /**
    * Callers waiting for a connection, pipelined queries waiting for a lane included. As with
@@ -128,7 +134,7 @@ export class Pool extends EventEmitter {
    */
   get waitingCount(): number {
     const core = this.#core;
-    const dispatcher = this.#dispatcher;
+    const dispatcher = this.#dispatcher.counts();
     const queued = core.waiting - core.pendingCreates - dispatcher.acquiring;
     return Math.max(0, queued) + dispatcher.waiting;
   }
@@ -150,7 +156,7 @@ export class Pool extends EventEmitter {
    */
   stats(): PgPoolStats {
     const core = this.#core.stats();
-    const dispatcher = this.#dispatcher;
+    const dispatcher = this.#dispatcher.counts();
     return {
       ...core,
       shed: core.shed + dispatcher.shed,
@@ -346,7 +352,10 @@ export class Pool extends EventEmitter {
 
   #nothingOpen(): boolean {
     const core = this.#core;
-    return core.total + core.pendingCreates + core.waiting === 0 && this.#dispatcher.waiting === 0;
+    return (
+      core.total + core.pendingCreates + core.waiting === 0 &&
+      this.#dispatcher.counts().waiting === 0
+    );
   }
 
   /** Why `query(text)` must not run, or undefined when it may. */

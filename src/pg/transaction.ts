@@ -9,20 +9,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { Checkout } from './checkout.js';
-import {
-  explain,
-  isFatalServerError,
-  isSerializationFailure,
-  lostFailure,
-  provesNotSent,
-} from './classify.js';
+import { explain, isSerializationFailure, provesNotSent } from './classify.js';
 import type { PgConnection } from './connection.js';
 import {
-  PgConnectionLostError,
   PgInvalidArgumentError,
   PgTransactionAbortedError,
   PgTransactionRetriesExhaustedError,
 } from './errors.js';
+import { connectionLost, sessionSurvived } from './outcome.js';
 import type { Redactor } from './redact.js';
 import { timeoutStatements } from './timeouts.js';
 import type { TransactionClient, TransactionOptions } from './types.js';
@@ -94,10 +88,10 @@ async function attemptOnce<R>(
   try {
     value = await fn(connection.client);
   } catch (error) {
-    const sessionOk = connection.alive && !isFatalServerError(error);
+    const sessionOk = sessionSurvived(connection, error);
     checkout.release(connection, sessionOk ? undefined : error);
     if (sessionOk) throw error;
-    throw lost(
+    throw connectionLost(
       redactor,
       explain(error, connection.failure),
       false,
@@ -108,23 +102,23 @@ async function attemptOnce<R>(
     // Broke after the function's last statement: COMMIT would not even be written.
     const failure = connection.failure ?? new Error('The connection was closed');
     checkout.release(connection, failure);
-    throw lost(redactor, failure, false, 'before COMMIT was sent; nothing was committed');
+    throw connectionLost(redactor, failure, false, 'before COMMIT was sent; nothing was committed');
   }
   let command: string;
   try {
     command = (await connection.client.query('COMMIT')).command;
   } catch (error) {
     // A SQL error at COMMIT (serialization failure, deferred constraint): rolled back.
-    if (connection.alive && !isFatalServerError(error)) {
+    if (sessionSurvived(connection, error)) {
       checkout.release(connection);
       throw error;
     }
     checkout.release(connection, error);
     const cause = explain(error, connection.failure);
     if (provesNotSent(error)) {
-      throw lost(redactor, cause, false, 'before COMMIT was sent; nothing was committed');
+      throw connectionLost(redactor, cause, false, 'before COMMIT was sent; nothing was committed');
     }
-    throw lost(
+    throw connectionLost(
       redactor,
       cause,
       true,
@@ -148,11 +142,11 @@ async function begin(checkout: Checkout, redactor: Redactor, plan: Plan): Promis
       await connection.client.query(plan.begin);
       return connection;
     } catch (error) {
-      const sessionOk = connection.alive && !isFatalServerError(error);
+      const sessionOk = sessionSurvived(connection, error);
       checkout.release(connection, sessionOk ? undefined : error);
       if (sessionOk) throw error;
       if (attempt >= 2) {
-        throw lost(
+        throw connectionLost(
           redactor,
           explain(error, connection.failure),
           false,
@@ -161,22 +155,6 @@ async function begin(checkout: Checkout, redactor: Redactor, plan: Plan): Promis
       }
     }
   }
-}
-
-function lost(
-  redactor: Redactor,
-  error: unknown,
-  mayHaveRun: boolean,
-  where: string,
-): PgConnectionLostError {
-  redactor.error(error);
-  const reason = error instanceof Error ? error.message : String(error);
-  return new PgConnectionLostError(
-    `The connection was lost ${where}: ${reason}`,
-    mayHaveRun,
-    lostFailure(error),
-    error,
-  );
 }
 
 function planOf(options: TransactionOptions): Plan {

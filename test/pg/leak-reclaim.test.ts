@@ -108,6 +108,9 @@ describe('overload shedding (lifeguard/pg)', () => {
       overloadTargetMillis: 20,
       overloadIntervalMillis: 50,
     });
+    // Connected first: on a loaded machine opening the connection can outlast the interval,
+    // and the slow query itself would be shed (it waits for that connection too).
+    await pool.query('SELECT 1');
     const slow = pool.query('SELECT pg_sleep(0.3)');
     const queued = Array.from({ length: 5 }, (_, i) =>
       pool.query('SELECT $1::int AS n', [i]).then(
@@ -122,7 +125,7 @@ describe('overload shedding (lifeguard/pg)', () => {
     }
     const stats = pool.stats();
     expect(stats.shed).toBe(5);
-    expect(stats.queries).toBe(6);
+    expect(stats.queries).toBe(7);
     expect((await pool.query<{ n: number }>('SELECT 4 AS n')).rows[0]!.n).toBe(4);
   });
 
@@ -133,10 +136,9 @@ describe('overload shedding (lifeguard/pg)', () => {
       overloadTargetMillis: 20,
       overloadIntervalMillis: 50,
     });
-    // The connection opened first: on a slow machine, a queue standing while it opens would
-    // shed the slow query itself.
+    // Connected first (see above); then one slow query holds the only connection, and the
+    // queue stands for 300 ms.
     await pool.query('SELECT 1');
-    // One slow query holds the only connection; the queue stands for 300 ms.
     const slow = pool.query('SELECT pg_sleep(0.3)');
     const queued = Array.from({ length: 5 }, () =>
       pool.query('SELECT 1').then(

@@ -1,5 +1,5 @@
 /**
- * Slow-query isolation (src/pg/isolation.ts, slow-statements.ts) against a real PostgreSQL: a
+ * Slow-query isolation (src/pg/pipeline/isolation.ts, slow-statements.ts) against a real PostgreSQL: a
  * statement seen holding up a lane runs on a connection of its own from then on, so fast
  * queries are not written behind it; a fast query that only waited behind a slow one is not
  * taken for slow; a statement that is fast again is pipelined again; and isolated queries keep

@@ -1,5 +1,5 @@
 /**
- * Pipelined `pool.query()` (src/pg/pipeline.ts) against a real PostgreSQL: several queries in
+ * Pipelined `pool.query()` (src/pg/pipeline/) against a real PostgreSQL: several queries in
  * flight per connection, results that never cross between callers, errors that fail one
  * query, exclusive connections that no pipelined query shares, and the `pipelineQueries: false`
  * opt-out.
@@ -203,13 +203,14 @@ describe('head-of-line protection', () => {
     const pool = createPool({ max: 2, pipelineSlowQueryMillis: 20 });
     const slow = pool.query<PidRow>('SELECT pg_backend_pid() AS pid, pg_sleep(1)');
     await sleep(60);
-    const started = Date.now();
+    // No wall-clock bound (a loaded CI machine may take long to open the second connection):
+    // none of them ran on the slow query's connection. The timing itself is a unit test
+    // (test/pipeline/lane.test.ts, under fake timers).
     const fast = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
         pool.query<PidRow & { n: number }>('SELECT pg_backend_pid() AS pid, $1::int AS n', [i]),
       ),
     );
-    expect(Date.now() - started).toBeLessThan(800);
     const slowPid = (await slow).rows[0]?.pid;
     for (const result of fast) expect(result.rows[0]?.pid).not.toBe(slowPid);
   });
@@ -283,7 +284,8 @@ describe('exclusive connections next to pipelined traffic', () => {
         }),
       );
       await until(() => seen.length > 200);
-      const started = Date.now();
+      // The readers never stop by themselves: a transaction that waited out the load would
+      // never commit (the test would time out), so no wall-clock bound is needed here.
       let beforeCommit = 0;
       const txPid = await pool.transaction(async (client) => {
         expect(pipelined(client)).toBe(false);
@@ -294,7 +296,6 @@ describe('exclusive connections next to pipelined traffic', () => {
         beforeCommit = seen.length;
         return rows[0]!.pid;
       });
-      expect(Date.now() - started).toBeLessThan(5_000);
       const committedAt = seen.length;
       await until(() => seen.length > committedAt + 200);
       running = false;
@@ -313,10 +314,9 @@ describe('exclusive connections next to pipelined traffic', () => {
     const pool = createPool({ max: 2, pipelineDepth: 4 });
     const load = hammer(pool, 50, 'SELECT pg_backend_pid() AS pid, $1::int AS n');
     await until(() => load.pids.length > 500);
+    // The load never stops by itself: a connect() that waited it out would never resolve.
     for (let round = 0; round < 5; round++) {
-      const started = Date.now();
       const client = await pool.connect();
-      expect(Date.now() - started).toBeLessThan(2_000);
       expect(pipelined(client)).toBe(false);
       const { rows } = await client.query<PidRow>('SELECT pg_backend_pid() AS pid');
       const before = load.pids.length;

@@ -169,8 +169,3 @@ export class SlowStatements {
     return false;
   }
 }
-
-/** The text a query is remembered by (the dispatcher only asks for pipelinable ones). */
-export function statementText(query: string | { text?: unknown }): string {
-  return typeof query === 'string' ? query : (query.text as string);
-}

@@ -1,6 +1,6 @@
 /**
  * Slow statements, run apart from the lanes. A statement the dispatcher has seen hold up a lane
- * (slow-statements.ts) is no longer pipelined: it takes the exclusive path (dispatch.ts), one
+ * (slow-statements.ts) is no longer pipelined: it takes the exclusive path (../dispatch.ts), one
  * connection to itself for its duration, exactly as with `pipelineQueries: false`, while the lanes
  * keep serving fast queries that are never written behind it. Its failure semantics are that
  * path's: a SQL error is pg's own, a lost connection a `PgConnectionLostError` (retried once
@@ -8,7 +8,7 @@
  *
  * One difference: its checkouts are taken like a lane's (`Checkout.acquireLane`), not as an
  * exclusive caller's. An exclusive caller that waits makes lanes give their connections back,
- * and no lane is opened while one waits (pipeline.ts); a slow query is not owed that, and the
+ * and no lane is opened while one waits (lanes.ts); a slow query is not owed that, and the
  * fast queries would pay for it.
  *
  * Slow queries must not take the connections the lanes need either, nor queue in the core's
@@ -18,7 +18,7 @@
  *   `kLaneReserve`), and
  * - when the core can hand out a connection at once; if lanes hold them all, the dispatcher has
  *   one lane give its connection back (never the last, and not while fast queries wait for
- *   room on the lanes: `IsolationHost.roomForIsolated`).
+ *   room on the lanes: `IsolationHost.lighten`).
  * Otherwise a slow query waits until one of those frees a connection. If none of them can (no
  * isolated query running, no lane on its way back: `connect()` callers hold the rest), it goes
  * to the exclusive path anyway and queues in the core like any exclusive query, rather than
@@ -29,14 +29,13 @@
  * statement's average: once it is fast again, it is pipelined again, and queries still waiting
  * here go back to the lanes.
  */
-import pg from 'pg';
-
-import { FifoQueue } from '../core/fifo-queue.js';
-import type { Checkout } from './checkout.js';
-import { PooledDispatcher, type ConnectionSource, type Dispatcher } from './dispatch.js';
-import type { PipelinedQuery } from './lane.js';
-import type { Redactor } from './redact.js';
-import { SlowStatements, statementText } from './slow-statements.js';
+import type { WaitQueue } from '../../core/wait-queue.js';
+import type { Checkout } from '../checkout.js';
+import { PooledDispatcher, type ConnectionSource, type Dispatcher } from '../dispatch.js';
+import { answeredByServer } from '../outcome.js';
+import type { Redactor } from '../redact.js';
+import { Band, type PipelinedQuery } from './query.js';
+import type { SlowStatements } from './slow-statements.js';
 
 /**
  * Connections never taken by isolated queries while lanes may need them: one lane, and one more
@@ -49,26 +48,25 @@ const kLaneReserve = 2;
 /** What isolation needs from the pipelined dispatcher. */
 export interface IsolationHost {
   /**
-   * Whether the core can hand out a connection at once: `'idle'` an idle one, `'create'`
-   * a new one. When lanes hold them all, the dispatcher may start giving one back (then
-   * `freeing` is true).
+   * Lanes hold every connection: have the lightest give its connection back (never the last
+   * lane, nor while fast queries wait for room on the lanes, whose need comes first). True
+   * when one went back at once; otherwise one may be on its way (`freeing`).
    */
-  roomForIsolated(): Room;
+  lighten(): boolean;
   /** A lane is on its way back to the core; its release pumps again. */
   readonly freeing: boolean;
-  /** Places a query that is no longer slow on the pipelined path (it does not pump). */
-  pipeline(entry: PipelinedQuery): void;
   /** An isolated run ended: the dispatcher pumps (isolated queries, then lanes). */
   isolatedDone(): void;
 }
 
 /** What the core can do for an isolated query now: nothing, an idle connection, a new one. */
-export type Room = 'none' | 'idle' | 'create';
+type Room = 'none' | 'idle' | 'create';
 
 export class Isolation {
-  readonly statements: SlowStatements;
-  /** Slow queries waiting to run, oldest first. */
-  readonly queue = new FifoQueue<PipelinedQuery>();
+  readonly #statements: SlowStatements;
+  /** Slow queries wait in its `Band.Isolated`, oldest first. */
+  readonly #queue: WaitQueue<PipelinedQuery>;
+  readonly #checkout: Checkout;
   readonly #exclusive: Dispatcher;
   readonly #host: IsolationHost;
   /** At most this many isolated queries at once: `max - kLaneReserve`, at least 1. */
@@ -77,21 +75,18 @@ export class Isolation {
   #running = 0;
 
   constructor(
-    thresholdMillis: number,
+    statements: SlowStatements,
+    queue: WaitQueue<PipelinedQuery>,
     checkout: Checkout,
     redactor: Redactor,
     host: IsolationHost,
   ) {
-    this.statements = new SlowStatements(thresholdMillis);
+    this.#statements = statements;
+    this.#queue = queue;
+    this.#checkout = checkout;
     this.#limit = Math.max(1, checkout.options.max - kLaneReserve);
     this.#exclusive = new PooledDispatcher(laneCheckouts(checkout), redactor);
     this.#host = host;
-  }
-
-  /** Whether `query` (a pipelinable one) is known to be slow. One `Map#size` read when none is. */
-  isSlow(query: PipelinedQuery['query']): boolean {
-    const statements = this.statements;
-    return statements.size !== 0 && statements.isSlow(statementText(query));
   }
 
   /** Isolated statements running now. */
@@ -99,22 +94,29 @@ export class Isolation {
     return this.#running;
   }
 
-  /** Runs what may run now, oldest first. */
+  /** Runs what may run now, oldest first; what is no longer slow goes to the lanes. */
   pump(): void {
-    const queue = this.queue;
-    for (let head = queue.peek(); head !== undefined; head = queue.peek()) {
-      if (!this.isSlow(head.query)) {
-        queue.shift();
-        this.#host.pipeline(head);
-        continue;
+    const queue = this.#queue;
+    for (let head = queue.peek(Band.Isolated); head !== undefined;) {
+      if (!this.#statements.isSlow(head.text)) {
+        queue.next(Band.Isolated);
+        queue.push(head, Band.Lane);
+      } else {
+        if (this.#running >= this.#limit) return; // each run that ends pumps again
+        const room = this.#room();
+        if (room === 'none' && (this.#running > 0 || this.#host.freeing)) return;
+        queue.next(Band.Isolated);
+        this.#run(head, room === 'idle');
       }
-      if (this.#running >= this.#limit) return; // each run that ends pumps again
-      const host = this.#host;
-      const room = host.roomForIsolated();
-      if (room === 'none' && (this.#running > 0 || host.freeing)) return;
-      queue.shift();
-      this.#run(head, room === 'idle');
+      head = queue.peek(Band.Isolated);
     }
+  }
+
+  /** Whether the core has a connection for an isolated query at once. */
+  #room(): Room {
+    const room = coreRoom(this.#checkout);
+    if (room !== 'none' || !this.#host.lighten()) return room;
+    return coreRoom(this.#checkout);
   }
 
   /**
@@ -123,7 +125,7 @@ export class Isolation {
    */
   #run(entry: PipelinedQuery, timed: boolean): void {
     this.#running++;
-    const text = statementText(entry.query);
+    const text = entry.text;
     const startedAt = timed ? this.#clock.now() : NaN;
     this.#exclusive.dispatch(entry.query, entry.values).then(
       (result) => {
@@ -133,7 +135,7 @@ export class Isolation {
       (error: unknown) => {
         // Only a statement that ran to an answer says how long it takes; a lost connection or
         // a pool error says nothing about it.
-        this.#ended(text, error instanceof pg.DatabaseError ? startedAt : NaN);
+        this.#ended(text, answeredByServer(error) ? startedAt : NaN);
         entry.reject(error);
       },
     );
@@ -142,22 +144,22 @@ export class Isolation {
   #ended(text: string, startedAt: number): void {
     this.#running--;
     const millis = this.#clock.now() - startedAt;
-    if (!Number.isNaN(millis) && this.statements.observeIsolated(text, millis)) {
-      this.#release(text);
+    if (!Number.isNaN(millis) && this.#statements.observeIsolated(text, millis)) {
+      // Fast again: its queries still waiting here go back to the lanes. Rare: O(n).
+      const queue = this.#queue;
+      for (const entry of queue.extract(Band.Isolated, (e) => e.text === text)) {
+        queue.push(entry, Band.Lane);
+      }
     }
     this.#host.isolatedDone();
   }
+}
 
-  /** `text` is fast again: its queries still waiting here go back to the lanes. Rare: O(n). */
-  #release(text: string): void {
-    const queue = this.queue;
-    const kept: PipelinedQuery[] = [];
-    for (const entry of queue.drain()) {
-      if (statementText(entry.query) === text) this.#host.pipeline(entry);
-      else kept.push(entry);
-    }
-    for (const entry of kept) queue.push(entry);
-  }
+function coreRoom(checkout: Checkout): Room {
+  if (checkout.coreWaiting > 0) return 'none';
+  const counts = checkout.counts();
+  if (counts.idle > 0) return 'idle';
+  return counts.total + counts.pendingCreates < checkout.options.max ? 'create' : 'none';
 }
 
 /**

@@ -26,7 +26,7 @@
  * connection exactly as they do with pg.Pool, but with pipelining other callers' queries may
  * be running on that connection at the same time. Use `connect()` for them.
  */
-import type { QueryInput, QueryValues } from './dispatch.js';
+import type { QueryInput, QueryValues } from '../dispatch.js';
 
 const kMaxKeywordLength = 7; // "explain", "returning" is never first
 

@@ -1,10 +1,10 @@
 /**
- * Which `pool.query()` calls may share a pipelined connection (src/pg/pipelinable.ts). Pure:
+ * Which `pool.query()` calls may share a pipelined connection (src/pg/pipeline/pipelinable.ts). Pure:
  * no database.
  */
 import { describe, expect, it } from 'vitest';
 
-import { isPipelinable } from '../../src/pg/pipelinable.js';
+import { isPipelinable } from '../../src/pg/pipeline/pipelinable.js';
 
 describe('pipelinable queries', () => {
   it.each([

@@ -1,12 +1,13 @@
 /**
- * What makes a statement slow (src/pg/slow-statements.ts), on its own: no database involved.
+ * What makes a statement slow (src/pg/pipeline/slow-statements.ts) and probation, on its own: no database involved.
  * Times are made up; only their order and differences matter.
  */
-import type { PipelinedQuery } from '../../src/pg/lane.js';
-import { Probation } from '../../src/pg/probation.js';
 import { describe, expect, it } from 'vitest';
 
-import { SlowStatements } from '../../src/pg/slow-statements.js';
+import { WaitQueue } from '../../src/core/wait-queue.js';
+import { Probation } from '../../src/pg/pipeline/probation.js';
+import { Band, kBands, PipelinedQuery } from '../../src/pg/pipeline/query.js';
+import { SlowStatements } from '../../src/pg/pipeline/slow-statements.js';
 
 const THRESHOLD = 10;
 
@@ -105,31 +106,88 @@ describe('markSlow (a burst of a new statement whose first run was slow)', () =>
 });
 
 describe('Probation', () => {
-  const entry = (text: string) => ({ query: text }) as unknown as PipelinedQuery;
+  const setup = (capacity?: number) => {
+    const queue = new WaitQueue<PipelinedQuery>(
+      {
+        acquireTimeoutMillis: Infinity,
+        maxWaiting: Infinity,
+        overloadTargetMillis: 0,
+        overloadIntervalMillis: 100,
+      },
+      () => 0,
+      { expired: () => {}, shed: () => {} },
+      undefined,
+      kBands,
+    );
+    const statements = new SlowStatements(THRESHOLD);
+    return { queue, statements, probation: new Probation(queue, statements, capacity) };
+  };
+  const entry = (text: string, fast = true) => {
+    const e = new PipelinedQuery(
+      text,
+      undefined,
+      () => {},
+      () => {},
+    );
+    e.answeredFast = fast;
+    return e;
+  };
 
   it('lets known statements go, sends one pioneer of a new one, holds the rest for its verdict', () => {
-    const probation = new Probation();
+    const { queue, probation } = setup();
     expect(probation.admit('A')).toBe('pioneer');
     expect(probation.admit('A')).toBe('hold');
     const [a1, a2, b1] = [entry('A'), entry('A'), entry('B')];
-    probation.held.push(a1);
+    queue.push(a1, Band.Held);
     expect(probation.admit('B')).toBe('pioneer');
-    probation.held.push(b1);
-    probation.held.push(a2);
-    // A's pioneer answered fast: A's held runs come back in order, B's stay held.
-    expect(probation.settled('A', true)).toEqual([a1, a2]);
-    expect([...probation.held.drain()]).toEqual([b1]);
+    queue.push(b1, Band.Held);
+    queue.push(a2, Band.Held);
+    // A's pioneer answered fast: A's held runs go to the lanes first, in order; B's stay held.
+    expect(probation.settled(entry('A'), false)).toBe(true);
+    expect([...queue.drain(Band.Retry)]).toEqual([a1, a2]);
+    expect([...queue.drain(Band.Held)]).toEqual([b1]);
     expect(probation.admit('A')).toBe('go');
     // B's was slow: not known, so its next run is a pioneer again.
-    expect(probation.settled('B', false)).toEqual([]);
+    expect(probation.settled(entry('B', false), false)).toBe(false);
     expect(probation.admit('B')).toBe('pioneer');
   });
 
+  it('sends the held runs of a slow pioneer apart, and marks the statement slow', () => {
+    const { queue, statements, probation } = setup();
+    probation.admit('S');
+    const held = entry('S');
+    queue.push(held, Band.Held);
+    const pioneer = entry('S', false);
+    pioneer.serviceStart = 0;
+    pioneer.answeredAt = 50;
+    expect(probation.settled(pioneer, false)).toBe(true);
+    expect([...queue.drain(Band.Isolated)]).toEqual([held]);
+    expect(statements.isSlow('S')).toBe(true);
+  });
+
+  it('fails the held runs with ERR_POOL_CLOSED once the pool is closed', () => {
+    const { queue, probation } = setup();
+    probation.admit('A');
+    const errors: unknown[] = [];
+    queue.push(
+      new PipelinedQuery(
+        'A',
+        undefined,
+        () => {},
+        (e) => errors.push(e),
+      ),
+      Band.Held,
+    );
+    expect(probation.settled(entry('A'), true)).toBe(false);
+    expect(errors).toMatchObject([{ code: 'ERR_POOL_CLOSED' }]);
+    expect(queue.size).toBe(0);
+  });
+
   it('forgets the oldest known statement beyond its capacity', () => {
-    const probation = new Probation(2);
+    const { probation } = setup(2);
     for (const text of ['A', 'B', 'C']) {
       probation.admit(text);
-      probation.settled(text, true);
+      probation.settled(entry(text), false);
     }
     expect(probation.admit('C')).toBe('go');
     expect(probation.admit('A')).toBe('pioneer');

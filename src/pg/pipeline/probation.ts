@@ -18,9 +18,10 @@
  * (`kCapacity`, oldest forgotten first), so an application that builds a new text per query
  * (values inline) only ever sees each text once and never waits.
  */
-import { FifoQueue } from '../core/fifo-queue.js';
-import type { PipelinedQuery } from './lane.js';
-import { statementText } from './slow-statements.js';
+import { PoolClosedError } from '../../core/index.js';
+import type { WaitQueue } from '../../core/wait-queue.js';
+import { Band, type PipelinedQuery } from './query.js';
+import type { SlowStatements } from './slow-statements.js';
 
 /** The most statements remembered as fast. */
 const kCapacity = 1_000;
@@ -31,17 +32,24 @@ export class Probation {
   readonly #known = new Set<string>();
   /** Texts whose pioneer is in flight or waiting for a lane. */
   readonly #pioneering = new Set<string>();
-  /** Runs waiting for their pioneer's verdict, oldest first (all texts together). */
-  readonly held = new FifoQueue<PipelinedQuery>();
+  /** Where held runs wait (`Band.Held`) and where they go once their pioneer is done. */
+  readonly #queue: WaitQueue<PipelinedQuery>;
+  readonly #statements: SlowStatements;
 
-  constructor(capacity: number = kCapacity) {
+  constructor(
+    queue: WaitQueue<PipelinedQuery>,
+    statements: SlowStatements,
+    capacity: number = kCapacity,
+  ) {
+    this.#queue = queue;
+    this.#statements = statements;
     this.#capacity = capacity;
   }
 
   /**
    * What to do with a run of `text`: `'go'` (known fast), `'pioneer'` (the first run in
    * flight: send it, and call `settled` once it has been answered or has failed), or
-   * `'hold'` (wait in `held` for the pioneer).
+   * `'hold'` (wait in `Band.Held` for the pioneer).
    */
   admit(text: string): 'go' | 'pioneer' | 'hold' {
     if (this.#known.has(text)) return 'go';
@@ -51,27 +59,39 @@ export class Probation {
   }
 
   /**
-   * The pioneer of `text` is done: answered within the threshold (`fast`), or not (slow, or
-   * failed before an answer). Returns the held runs of `text`, in order, for the caller to
-   * place: on the lanes when fast, apart when slow.
+   * The pioneer `entry` is settling: answered within the threshold (`answeredFast`), or not
+   * (slow, or failed before an answer). The runs of its text held behind it go on, in order:
+   * to the lanes, ahead of newer queries, when it was fast; apart, as known-slow ones, when
+   * not; and they fail with `ERR_POOL_CLOSED` once the pool is `closed` (close() fails what
+   * waits band by band: these must not land in one it has passed). True when runs moved.
    */
-  settled(text: string, fast: boolean): PipelinedQuery[] {
+  settled(entry: PipelinedQuery, closed: boolean): boolean {
+    const text = entry.text;
+    const fast = entry.answeredFast;
     this.#pioneering.delete(text);
     if (fast) {
       const known = this.#known;
       if (known.size >= this.#capacity) known.delete(known.values().next().value!);
       known.add(text);
     }
-    const held = this.held;
-    if (held.isEmpty()) return [];
+    const queue = this.#queue;
     // Rare (runs of new statements that arrived together): a linear pass is fine.
-    const released: PipelinedQuery[] = [];
-    const kept: PipelinedQuery[] = [];
-    for (const entry of held.drain()) {
-      if (statementText(entry.query) === text) released.push(entry);
-      else kept.push(entry);
+    const held = queue.extract(Band.Held, (waiting) => waiting.text === text);
+    if (held.length === 0) return false;
+    if (closed) {
+      for (const run of held) run.reject(closedWhileWaiting());
+      return false;
     }
-    for (const entry of kept) held.push(entry);
-    return released;
+    // A burst of a new statement whose first run was slow: that is evidence enough, and the
+    // burst must not reach the lanes (isolation would otherwise send them back, unmarked).
+    const millis = entry.serviceMillis;
+    if (!fast && !Number.isNaN(millis)) this.#statements.markSlow(text, millis);
+    const band = fast ? Band.Retry : Band.Isolated;
+    for (const run of held) queue.push(run, band);
+    return true;
   }
+}
+
+export function closedWhileWaiting(): PoolClosedError {
+  return new PoolClosedError('The pool was ended while this query waited');
 }
