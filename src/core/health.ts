@@ -30,9 +30,25 @@
  *   busy instance at once.
  * - `ok`: otherwise.
  */
-import { describeError, InvalidOptionError, PoolError } from './errors.js';
+import { Deadline } from './health-deadline.js';
+import {
+  circuitOpen,
+  healthErrorOf,
+  healthTimedOut,
+  probeAnsweredFalse,
+  probeThrew,
+} from './health-errors.js';
+import {
+  healthSettingsOf,
+  type HealthCheckOptions,
+  type HealthSettings,
+} from './health-settings.js';
+import type { PoolError } from './errors.js';
 import type { Pool } from './pool.js';
 import type { CircuitState, PoolStats } from './types.js';
+
+export { HealthCheckError, type HealthErrorCode } from './health-errors.js';
+export type { HealthCheckOptions } from './health-settings.js';
 
 export type HealthStatus = 'ok' | 'degraded' | 'down';
 
@@ -58,15 +74,6 @@ export interface HealthReport {
   readonly error?: { readonly code: string; readonly message: string };
 }
 
-export interface HealthCheckOptions {
-  /** The whole check (acquire + probe) answers within this. Default 5 000 ms. */
-  timeoutMillis?: number | undefined;
-  /** `degraded` when an acquire or the probe takes longer than this. Default 1 000 ms. */
-  slowMillis?: number | undefined;
-  /** `degraded` when more callers than this wait for a resource. Default: the pool's `max`. */
-  degradedWaiting?: number | undefined;
-}
-
 /**
  * A liveness check on one acquired resource. Throw, reject or answer `false` to fail it. The
  * signal aborts when the check's deadline passes; the probe may ignore it (the resource is
@@ -90,29 +97,17 @@ export interface HealthSource<R> {
   waiting?(): number;
 }
 
-/**
- * `ERR_HEALTH_TIMEOUT`: no answer within `timeoutMillis`; `ERR_HEALTH_PROBE_FAILED`: the probe
- * threw or answered false; `ERR_HEALTH_CHECK_FAILED`: anything else (a source or a target that
- * threw something that is not a pool error).
- */
-export type HealthErrorCode =
-  'ERR_HEALTH_TIMEOUT' | 'ERR_HEALTH_PROBE_FAILED' | 'ERR_HEALTH_CHECK_FAILED';
-
-/** Why a check reported `down`, when the pool itself raised no error. */
-export class HealthCheckError extends PoolError<HealthErrorCode> {
-  /** Where the check was: waiting for a resource, or running the probe on it. */
-  readonly stage: 'acquire' | 'probe';
-
-  constructor(code: HealthErrorCode, stage: 'acquire' | 'probe', message: string, cause?: unknown) {
-    super(code, message, cause === undefined ? undefined : { cause });
-    this.stage = stage;
-  }
-}
-
-const kDefaultTimeoutMillis = 5_000;
-const kDefaultSlowMillis = 1_000;
 /** Acquire errors that mean "busy", not "broken": see the statuses above. */
 const kOverloadCodes: ReadonlySet<string> = new Set(['ERR_POOL_QUEUE_FULL', 'ERR_POOL_OVERLOADED']);
+
+/** When a check whose probe answered started, and how long its two stages took. */
+interface Timing {
+  readonly startedAt: number;
+  readonly acquireMillis: number;
+  readonly probeMillis: number;
+  /** Callers waiting when the check started: a queue drained by the check still counts. */
+  readonly waitingBefore: number;
+}
 
 /**
  * Runs checks against one source. Holds what makes checks cheap under trouble: the check in
@@ -133,16 +128,16 @@ export class HealthChecker<R> {
    */
   check(probe: HealthProbe<R>, options: HealthCheckOptions = {}): Promise<HealthReport> {
     if (this.#inFlight !== undefined) return this.#inFlight;
-    let settings: Settings;
+    let settings: HealthSettings;
     try {
-      settings = settingsOf(options);
+      settings = healthSettingsOf(options);
     } catch (error) {
       return Promise.reject(error);
     }
     const startedAt = globalThis.performance.now();
     const running = this.#run(probe, settings, startedAt).then(undefined, (error: unknown) =>
       // A source that throws where it should not (stats(), release()): still an answer.
-      this.#report('down', startedAt, undefined, [], errorOf(error, 'probe')),
+      this.#report('down', startedAt, undefined, [], healthErrorOf(error, 'probe')),
     );
     this.#inFlight = running;
     void running.finally(() => {
@@ -151,7 +146,12 @@ export class HealthChecker<R> {
     return running;
   }
 
-  async #run(probe: HealthProbe<R>, settings: Settings, startedAt: number): Promise<HealthReport> {
+  /** Acquire, probe, release, judge: the stages of one check, all within one deadline. */
+  async #run(
+    probe: HealthProbe<R>,
+    settings: HealthSettings,
+    startedAt: number,
+  ): Promise<HealthReport> {
     const source = this.#source;
     const clock = globalThis.performance;
     const before = source.stats();
@@ -167,66 +167,67 @@ export class HealthChecker<R> {
       try {
         resource = await deadline.race(acquiring);
       } catch (error) {
-        const acquireMillis = clock.now() - startedAt;
-        if (deadline.expired) {
-          this.#park(acquiring);
-          return this.#report('down', startedAt, acquireMillis, [], timedOut('acquire', settings));
-        }
-        const failure = errorOf(error, 'acquire');
-        const overloaded = kOverloadCodes.has(failure.code);
-        return this.#report(
-          overloaded ? 'degraded' : 'down',
-          startedAt,
-          acquireMillis,
-          overloaded ? ['overloaded'] : [],
-          failure,
-        );
+        return this.#acquireFailed(error, acquiring, deadline, settings, startedAt);
       }
       const acquiredAt = clock.now();
-      let failure: PoolError<string> | undefined;
-      try {
-        const answer = await deadline.race(callProbe(probe, resource, deadline.signal));
-        if (answer === false) {
-          failure = new HealthCheckError(
-            'ERR_HEALTH_PROBE_FAILED',
-            'probe',
-            'The health probe answered false',
-          );
-        }
-      } catch (error) {
-        failure = deadline.expired
-          ? timedOut('probe', settings)
-          : new HealthCheckError(
-              'ERR_HEALTH_PROBE_FAILED',
-              'probe',
-              `The health probe failed: ${describeError(error)}`,
-              error,
-            );
-      }
+      const failure = await probeFailure(probe, resource, deadline, settings);
       const probedAt = clock.now();
       // A resource whose probe failed or hung is destroyed, never handed to a caller.
       source.release(resource, failure);
       const acquireMillis = acquiredAt - startedAt;
       if (failure !== undefined) return this.#report('down', startedAt, acquireMillis, [], failure);
-      const after = source.stats();
-      if (after.circuit === 'open') {
-        return this.#report('down', startedAt, acquireMillis, [], circuitOpen());
-      }
-      const reasons: HealthReason[] = [];
-      if (after.circuit === 'half-open') reasons.push('circuit-half-open');
-      const waiting = Math.max(waitingBefore, source.waiting?.() ?? after.waiting);
-      if (waiting > (settings.degradedWaiting ?? after.max)) reasons.push('waiting');
-      if (acquireMillis > settings.slowMillis) reasons.push('slow-acquire');
-      if (probedAt - acquiredAt > settings.slowMillis) reasons.push('slow-probe');
-      return this.#report(
-        reasons.length > 0 ? 'degraded' : 'ok',
-        startedAt,
-        acquireMillis,
-        reasons,
-      );
+      const probeMillis = probedAt - acquiredAt;
+      return this.#verdict({ startedAt, acquireMillis, probeMillis, waitingBefore }, settings);
     } finally {
       deadline.clear();
     }
+  }
+
+  /**
+   * The report of a check that got no resource: `down`, except when the pool shed the acquire
+   * for being busy (`degraded`, `overloaded`). An acquire still pending at the deadline is
+   * parked for the next check.
+   */
+  #acquireFailed(
+    error: unknown,
+    acquiring: Promise<R>,
+    deadline: Deadline,
+    settings: HealthSettings,
+    startedAt: number,
+  ): HealthReport {
+    const acquireMillis = globalThis.performance.now() - startedAt;
+    if (deadline.expired) {
+      this.#park(acquiring);
+      const failure = healthTimedOut('acquire', settings.timeoutMillis);
+      return this.#report('down', startedAt, acquireMillis, [], failure);
+    }
+    const failure = healthErrorOf(error, 'acquire');
+    const overloaded = kOverloadCodes.has(failure.code);
+    return this.#report(
+      overloaded ? 'degraded' : 'down',
+      startedAt,
+      acquireMillis,
+      overloaded ? ['overloaded'] : [],
+      failure,
+    );
+  }
+
+  /** The report of a check whose probe answered: `ok`, or `degraded` with every reason. */
+  #verdict(timing: Timing, settings: HealthSettings): HealthReport {
+    const source = this.#source;
+    const { startedAt, acquireMillis } = timing;
+    const after = source.stats();
+    if (after.circuit === 'open') {
+      return this.#report('down', startedAt, acquireMillis, [], circuitOpen());
+    }
+    const reasons: HealthReason[] = [];
+    if (after.circuit === 'half-open') reasons.push('circuit-half-open');
+    const waiting = Math.max(timing.waitingBefore, source.waiting?.() ?? after.waiting);
+    if (waiting > (settings.degradedWaiting ?? after.max)) reasons.push('waiting');
+    if (acquireMillis > settings.slowMillis) reasons.push('slow-acquire');
+    if (timing.probeMillis > settings.slowMillis) reasons.push('slow-probe');
+    const status = reasons.length > 0 ? 'degraded' : 'ok';
+    return this.#report(status, startedAt, acquireMillis, reasons);
   }
 
   /**
@@ -296,71 +297,21 @@ export function checkHealth<T>(
 
 const checkers = new WeakMap<object, HealthChecker<unknown>>();
 
-// --- internals ------------------------------------------------------------------------------
-
-interface Settings {
-  readonly timeoutMillis: number;
-  readonly slowMillis: number;
-  readonly degradedWaiting: number | undefined;
-}
-
-function settingsOf(options: HealthCheckOptions): Settings {
-  const timeoutMillis = options.timeoutMillis ?? kDefaultTimeoutMillis;
-  const slowMillis = options.slowMillis ?? kDefaultSlowMillis;
-  const degradedWaiting = options.degradedWaiting;
-  // A health check must answer: an unbounded one would hang the load balancer's probe.
-  if (!(timeoutMillis > 0 && Number.isFinite(timeoutMillis))) {
-    throw new InvalidOptionError('timeoutMillis', 'must be a positive, finite number of ms');
-  }
-  if (!(slowMillis >= 0)) {
-    throw new InvalidOptionError('slowMillis', 'must be a number of ms, 0 or more');
-  }
-  if (degradedWaiting !== undefined && !(degradedWaiting >= 0)) {
-    throw new InvalidOptionError('degradedWaiting', 'must be a number, 0 or more');
-  }
-  return { timeoutMillis, slowMillis, degradedWaiting };
-}
-
-/** One timer and one signal for the whole check. */
-class Deadline {
-  readonly #controller = new AbortController();
-  readonly #timer: NodeJS.Timeout;
-
-  constructor(timeoutMillis: number) {
-    this.#timer = setTimeout(() => this.#controller.abort(), timeoutMillis);
-    this.#timer.unref();
-  }
-
-  get signal(): AbortSignal {
-    return this.#controller.signal;
-  }
-
-  get expired(): boolean {
-    return this.#controller.signal.aborted;
-  }
-
-  /** Settles like `promise`, or rejects at the deadline; `promise` is always observed. */
-  race<V>(promise: Promise<V>): Promise<V> {
-    const signal = this.#controller.signal;
-    return new Promise<V>((resolve, reject) => {
-      const onAbort = (): void => reject(signal.reason);
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
-      promise.then(
-        (value) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(value);
-        },
-        (error: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(error);
-        },
-      );
-    });
-  }
-
-  clear(): void {
-    clearTimeout(this.#timer);
+/**
+ * Runs the probe within the deadline. Undefined when it answered; otherwise why it failed:
+ * it answered `false`, threw or rejected, or was still running at the deadline.
+ */
+async function probeFailure<R>(
+  probe: HealthProbe<R>,
+  resource: R,
+  deadline: Deadline,
+  settings: HealthSettings,
+): Promise<PoolError<string> | undefined> {
+  try {
+    const answer = await deadline.race(callProbe(probe, resource, deadline.signal));
+    return answer === false ? probeAnsweredFalse() : undefined;
+  } catch (error) {
+    return deadline.expired ? healthTimedOut('probe', settings.timeoutMillis) : probeThrew(error);
   }
 }
 
@@ -371,36 +322,6 @@ function callProbe<R>(probe: HealthProbe<R>, resource: R, signal: AbortSignal): 
   } catch (error) {
     return Promise.reject(error);
   }
-}
-
-function timedOut(stage: 'acquire' | 'probe', settings: Settings): HealthCheckError {
-  const what = stage === 'acquire' ? 'waiting for a resource' : 'running the health probe';
-  return new HealthCheckError(
-    'ERR_HEALTH_TIMEOUT',
-    stage,
-    `The health check timed out after ${settings.timeoutMillis} ms ${what}`,
-  );
-}
-
-function circuitOpen(): PoolError<string> {
-  return new PoolError(
-    'ERR_POOL_CIRCUIT_OPEN',
-    'The circuit breaker is open: creating resources keeps failing, callers fail fast',
-  );
-}
-
-/** The pool's own typed errors pass through; anything else is wrapped, chained as `cause`. */
-function errorOf(error: unknown, stage: 'acquire' | 'probe'): PoolError<string> {
-  if (error instanceof PoolError) return error as PoolError<string>;
-  // A driver layer may hand over its driver's own error, with the pool's error as its cause.
-  const cause = (error as { cause?: unknown } | null | undefined)?.cause;
-  if (cause instanceof PoolError) return cause as PoolError<string>;
-  return new HealthCheckError(
-    'ERR_HEALTH_CHECK_FAILED',
-    stage,
-    `The health check failed: ${describeError(error)}`,
-    error,
-  );
 }
 
 function round(millis: number): number {

@@ -8,6 +8,7 @@
  * client connection pools; the `lifeguard.pool.*` ones are Lifeguard's own.
  */
 import type { DestroyReason } from '../core/types.js';
+import { MetricsError } from './errors.js';
 import { circuitStateValue, type PoolReading } from './source.js';
 
 /**
@@ -241,11 +242,21 @@ export const defaultDurationBuckets: readonly number[] = [
 ];
 
 /** Checks user-given buckets: finite, positive, strictly increasing. */
-export function validBuckets(buckets: readonly number[]): boolean {
-  return (
+/**
+ * Throws unless `buckets` (when given) are usable bucket bounds, in seconds: finite, positive
+ * and strictly increasing.
+ */
+export function checkBuckets(buckets: readonly number[] | undefined): void {
+  if (buckets === undefined) return;
+  const valid =
     buckets.length > 0 &&
     buckets.every(
       (b, i) => Number.isFinite(b) && b > 0 && (i === 0 || b > (buckets[i - 1] as number)),
-    )
-  );
+    );
+  if (!valid) {
+    throw new MetricsError(
+      'ERR_METRICS_INVALID_OPTION',
+      'buckets must be finite, positive and strictly increasing (seconds)',
+    );
+  }
 }

@@ -12,64 +12,27 @@ import { createRequire } from 'node:module';
 import type * as OtelApi from '@opentelemetry/api';
 
 import {
+  checkBuckets,
   defaultDurationBuckets,
   durationHistograms,
   observedMetrics,
   otelAttribute,
   otelPoolNameAttribute,
-  validBuckets,
   type ObservedMetric,
   type PointAttributes,
 } from './catalog.js';
 import { MetricsError } from './errors.js';
+import type {
+  Attributes,
+  BatchObservableResult,
+  Histogram,
+  Observable,
+  OpenTelemetryMeter,
+  OpenTelemetryMeterProvider,
+} from './otel-api.js';
 import { MetricsSource, type DurationEvent, type Instrumentable } from './source.js';
 
-// The parts of @opentelemetry/api that lifeguard uses, declared here rather than imported so
-// that these declarations type-check without that optional peer (with `skipLibCheck: false`
-// and prom-client alone). Any Meter and MeterProvider of the API or the SDK is one.
-
-/** Attributes as lifeguard records them: string values only. */
-type Attributes = Record<string, string>;
-
-/** An observable instrument, as the meter creates it: lifeguard only hands it back. */
-type Observable = object;
-
-interface BatchObservableResult {
-  observe(observable: Observable, value: number, attributes?: Attributes): void;
-}
-
-interface Histogram {
-  record(value: number, attributes?: Attributes): void;
-}
-
-interface InstrumentOptions {
-  description?: string;
-  unit?: string;
-  /** The API's `ValueType`: 0 is INT. */
-  valueType?: number;
-  advice?: { explicitBucketBoundaries?: number[] };
-}
-
-/** An OpenTelemetry `Meter`, as far as `instrumentOpenTelemetry` uses one. */
-export interface OpenTelemetryMeter {
-  createObservableCounter(name: string, options?: InstrumentOptions): Observable;
-  createObservableUpDownCounter(name: string, options?: InstrumentOptions): Observable;
-  createObservableGauge(name: string, options?: InstrumentOptions): Observable;
-  createHistogram(name: string, options?: InstrumentOptions): Histogram;
-  addBatchObservableCallback(
-    callback: (result: BatchObservableResult) => void,
-    observables: Observable[],
-  ): void;
-  removeBatchObservableCallback(
-    callback: (result: BatchObservableResult) => void,
-    observables: Observable[],
-  ): void;
-}
-
-/** An OpenTelemetry `MeterProvider`, as far as `instrumentOpenTelemetry` uses one. */
-export interface OpenTelemetryMeterProvider {
-  getMeter(name: string): OpenTelemetryMeter;
-}
+export type { OpenTelemetryMeter, OpenTelemetryMeterProvider } from './otel-api.js';
 
 export interface OpenTelemetryOptions {
   /** The meter to create the instruments on. Wins over `meterProvider`. */
@@ -104,6 +67,38 @@ const kInt = 0 satisfies OtelApi.ValueType.INT;
 /** Pool names instrumented on each meter: two pools of one name would overwrite each other. */
 const poolsByMeter = new WeakMap<OpenTelemetryMeter, Set<string>>();
 
+/**
+ * Exports a pool's metrics through OpenTelemetry: `db.client.connection.*` per the semantic
+ * conventions for database client connection pools, and Lifeguard's own `lifeguard.pool.*`.
+ * Accepts a core pool or a `lifeguard/pg` Pool. See docs/metrics.md.
+ *
+ * @example
+ * const handle = instrumentOpenTelemetry(pool, { meter: metrics.getMeter('my-service') });
+ */
+export function instrumentOpenTelemetry(
+  pool: Instrumentable,
+  options: OpenTelemetryOptions = {},
+): OpenTelemetryInstrumentation {
+  const source = new MetricsSource(pool);
+  checkBuckets(options.buckets);
+  const meter =
+    options.meter ?? (options.meterProvider ?? globalMeterProvider()).getMeter(meterName);
+  const releaseName = claimPoolName(meter, source.name);
+  const poolAttributes: Attributes = Object.freeze({ [otelPoolNameAttribute]: source.name });
+  const stopObserving = observeReadings(meter, source, poolAttributes);
+  const buckets = [...(options.buckets ?? defaultDurationBuckets)];
+  const stopRecording = recordDurations(meter, source, buckets, poolAttributes);
+  let closed = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    stopRecording();
+    stopObserving();
+    releaseName();
+  };
+  return { poolName: source.name, close, [Symbol.dispose]: close };
+}
+
 function globalMeterProvider(): OpenTelemetryMeterProvider {
   try {
     const api = createRequire(import.meta.url)('@opentelemetry/api') as typeof OtelApi;
@@ -117,6 +112,85 @@ function globalMeterProvider(): OpenTelemetryMeterProvider {
       { cause },
     );
   }
+}
+
+/** Reserves `name` on `meter`, or throws if a pool of that name is instrumented there. */
+function claimPoolName(meter: OpenTelemetryMeter, name: string): () => void {
+  let names = poolsByMeter.get(meter);
+  if (names === undefined) {
+    names = new Set();
+    poolsByMeter.set(meter, names);
+  }
+  if (names.has(name)) {
+    throw new MetricsError(
+      'ERR_METRICS_DUPLICATE_POOL',
+      `A pool named ${JSON.stringify(name)} is already instrumented on this meter; ` +
+        'give each pool its own name (option `name`)',
+    );
+  }
+  names.add(name);
+  const claimed = names;
+  return () => claimed.delete(name);
+}
+
+/**
+ * Creates the observable instruments and one batch callback that reads the pool once per
+ * collection for all of them. Returns the function that removes the callback.
+ */
+function observeReadings(
+  meter: OpenTelemetryMeter,
+  source: MetricsSource,
+  poolAttributes: Attributes,
+): () => void {
+  // Creating an instrument that already exists on the meter returns the same stream, so every
+  // pool on one meter reports into the same metrics, told apart by the pool name attribute.
+  const observed = observedMetrics.map((metric) => ({
+    metric,
+    observable: createObservable(meter, metric),
+  }));
+  const observables = observed.map((o) => o.observable);
+  const callback = (result: BatchObservableResult): void => {
+    const reading = source.read();
+    for (const { metric, observable } of observed) {
+      for (const point of metric.points(reading)) {
+        result.observe(observable, point.value, attributesOf(poolAttributes, point.attributes));
+      }
+    }
+  };
+  meter.addBatchObservableCallback(callback, observables);
+  return () => meter.removeBatchObservableCallback(callback, observables);
+}
+
+/**
+ * Creates the duration histograms and records the pool's create, acquire and release events
+ * into them. Returns the function that unsubscribes.
+ */
+function recordDurations(
+  meter: OpenTelemetryMeter,
+  source: MetricsSource,
+  buckets: number[],
+  poolAttributes: Attributes,
+): () => void {
+  const histograms = new Map<DurationEvent, Histogram>();
+  for (const h of durationHistograms) {
+    histograms.set(
+      h.event,
+      meter.createHistogram(h.otelName, {
+        description: h.description,
+        unit: 's',
+        advice: { explicitBucketBoundaries: buckets },
+      }),
+    );
+  }
+  const recorder = (event: DurationEvent): ((seconds: number) => void) => {
+    const histogram = histograms.get(event)!;
+    return (seconds) => histogram.record(seconds, poolAttributes);
+  };
+  return source.watchDurations({
+    create: recorder('create'),
+    acquire: recorder('acquire'),
+    release: recorder('release'),
+  });
 }
 
 function attributesOf(poolAttributes: Attributes, attributes: PointAttributes): Attributes {
@@ -137,91 +211,4 @@ function createObservable(meter: OpenTelemetryMeter, metric: ObservedMetric): Ob
     case 'gauge':
       return meter.createObservableGauge(metric.otelName, options);
   }
-}
-
-/**
- * Exports a pool's metrics through OpenTelemetry: `db.client.connection.*` per the semantic
- * conventions for database client connection pools, and Lifeguard's own `lifeguard.pool.*`.
- * Accepts a core pool or a `lifeguard/pg` Pool. See docs/metrics.md.
- *
- * @example
- * const handle = instrumentOpenTelemetry(pool, { meter: metrics.getMeter('my-service') });
- */
-export function instrumentOpenTelemetry(
-  pool: Instrumentable,
-  options: OpenTelemetryOptions = {},
-): OpenTelemetryInstrumentation {
-  const source = new MetricsSource(pool);
-  if (options.buckets !== undefined && !validBuckets(options.buckets)) {
-    throw new MetricsError(
-      'ERR_METRICS_INVALID_OPTION',
-      'buckets must be finite, positive and strictly increasing (seconds)',
-    );
-  }
-  const meter =
-    options.meter ?? (options.meterProvider ?? globalMeterProvider()).getMeter(meterName);
-  let names = poolsByMeter.get(meter);
-  if (names === undefined) {
-    names = new Set();
-    poolsByMeter.set(meter, names);
-  }
-  if (names.has(source.name)) {
-    throw new MetricsError(
-      'ERR_METRICS_DUPLICATE_POOL',
-      `A pool named ${JSON.stringify(source.name)} is already instrumented on this meter; ` +
-        'give each pool its own name (option `name`)',
-    );
-  }
-  names.add(source.name);
-
-  const poolAttributes: Attributes = Object.freeze({ [otelPoolNameAttribute]: source.name });
-  // Creating an instrument that already exists on the meter returns the same stream, so every
-  // pool on one meter reports into the same metrics, told apart by the pool name attribute.
-  const observed = observedMetrics.map((metric) => ({
-    metric,
-    observable: createObservable(meter, metric),
-  }));
-  const observables = observed.map((o) => o.observable);
-  const callback = (result: BatchObservableResult): void => {
-    const reading = source.read();
-    for (const { metric, observable } of observed) {
-      for (const point of metric.points(reading)) {
-        result.observe(observable, point.value, attributesOf(poolAttributes, point.attributes));
-      }
-    }
-  };
-  meter.addBatchObservableCallback(callback, observables);
-
-  const buckets = [...(options.buckets ?? defaultDurationBuckets)];
-  const histograms = new Map<DurationEvent, Histogram>();
-  for (const h of durationHistograms) {
-    histograms.set(
-      h.event,
-      meter.createHistogram(h.otelName, {
-        description: h.description,
-        unit: 's',
-        advice: { explicitBucketBoundaries: buckets },
-      }),
-    );
-  }
-  const recorder = (event: DurationEvent): ((seconds: number) => void) => {
-    const histogram = histograms.get(event)!;
-    return (seconds) => histogram.record(seconds, poolAttributes);
-  };
-  const unsubscribe = source.watchDurations({
-    create: recorder('create'),
-    acquire: recorder('acquire'),
-    release: recorder('release'),
-  });
-
-  const poolNames = names;
-  let closed = false;
-  const close = (): void => {
-    if (closed) return;
-    closed = true;
-    unsubscribe();
-    meter.removeBatchObservableCallback(callback, observables);
-    poolNames.delete(source.name);
-  };
-  return { poolName: source.name, close, [Symbol.dispose]: close };
 }

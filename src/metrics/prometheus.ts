@@ -12,12 +12,12 @@ import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
 
 import {
+  checkBuckets,
   defaultDurationBuckets,
   durationHistograms,
   observedMetrics,
   promLabel,
   promPoolNameLabel,
-  validBuckets,
   type ObservedMetric,
   type PointAttributes,
 } from './catalog.js';
@@ -252,12 +252,7 @@ export function instrumentPrometheus(
       `prefix must be a valid Prometheus metric name prefix, got ${JSON.stringify(prefix)}`,
     );
   }
-  if (options.buckets !== undefined && !validBuckets(options.buckets)) {
-    throw new MetricsError(
-      'ERR_METRICS_INVALID_OPTION',
-      'buckets must be finite, positive and strictly increasing (seconds)',
-    );
-  }
+  checkBuckets(options.buckets);
   const prom = loadPromClient();
   // The user's registry is a prom-client Registry; PrometheusRegistry only names what we call.
   const registry = (options.registry as PromClient.Registry | undefined) ?? prom.register;
