@@ -31,7 +31,7 @@
  */
 import pg from 'pg';
 
-import { FifoQueue } from '../core/fifo-queue.js';
+import { FifoQueue } from '../core/internal.js';
 import type { Checkout } from './checkout.js';
 import { PooledDispatcher, type ConnectionSource, type Dispatcher } from './dispatch.js';
 import type { PipelinedQuery } from './lane.js';

@@ -50,8 +50,7 @@ import {
   QueueFullError,
   type NormalizedOptions,
 } from '../core/index.js';
-import { FifoQueue } from '../core/fifo-queue.js';
-import { timerDelay } from '../core/clock.js';
+import { FifoQueue, timerDelay } from '../core/internal.js';
 import { kConnectTimeoutHeadline } from './callers.js';
 import type { Checkout } from './checkout.js';
 import { isFatalServerError, isPgRefusal, lostFailure, provesNotSent } from './classify.js';

@@ -18,7 +18,7 @@
  * (`kCapacity`, oldest forgotten first), so an application that builds a new text per query
  * (values inline) only ever sees each text once and never waits.
  */
-import { FifoQueue } from '../core/fifo-queue.js';
+import { FifoQueue } from '../core/internal.js';
 import type { PipelinedQuery } from './lane.js';
 import { statementText } from './slow-statements.js';
 
