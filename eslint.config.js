@@ -22,6 +22,44 @@ export default tseslint.config(
       '@typescript-eslint/prefer-promise-reject-errors': 'off',
     },
   },
+  // The core's boundary (docs/architecture.md): the other layers reach it only through its
+  // public index or its one internal entry, so that its other files can change freely; the
+  // core itself depends on nothing outside src/core, not even on Node's modules.
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/core/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)core/(?!(index|internal)\\.js$)',
+              message:
+                'Import the core through core/index.js, or core/internal.js for shared internals.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!\\./)',
+              message:
+                'src/core imports nothing outside itself (see src/core/channels.ts for how it reaches diagnostics_channel).',
+            },
+          ],
+        },
+      ],
+    },
+  },
   {
     files: ['test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
     rules: {

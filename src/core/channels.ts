@@ -75,21 +75,22 @@ export interface DestroyMessage<T> extends PoolMessage {
   readonly error?: unknown;
 }
 
-export const acquireStartChannel = namedChannel('lifeguard:pool:acquire:start');
-export const acquireEndChannel = namedChannel('lifeguard:pool:acquire:end');
-export const releaseChannel = namedChannel('lifeguard:pool:release');
-export const createStartChannel = namedChannel('lifeguard:pool:create:start');
-export const createEndChannel = namedChannel('lifeguard:pool:create:end');
-export const destroyChannel = namedChannel('lifeguard:pool:destroy');
-
-/** The channel names, for subscribers: `diagnostics_channel.subscribe(channels.acquireEnd, fn)`. */
-export const channels = Object.freeze({
+/**
+ * The pool's channel names. The layers above add their own (lifeguard/pg's query channels);
+ * the package entry (src/index.ts) publishes them all as one `channels` catalogue.
+ */
+export const poolChannels = Object.freeze({
   acquireStart: 'lifeguard:pool:acquire:start',
   acquireEnd: 'lifeguard:pool:acquire:end',
   release: 'lifeguard:pool:release',
   createStart: 'lifeguard:pool:create:start',
   createEnd: 'lifeguard:pool:create:end',
   destroy: 'lifeguard:pool:destroy',
-  queryStart: 'lifeguard:pg:query:start',
-  queryEnd: 'lifeguard:pg:query:end',
 });
+
+export const acquireStartChannel = namedChannel(poolChannels.acquireStart);
+export const acquireEndChannel = namedChannel(poolChannels.acquireEnd);
+export const releaseChannel = namedChannel(poolChannels.release);
+export const createStartChannel = namedChannel(poolChannels.createStart);
+export const createEndChannel = namedChannel(poolChannels.createEnd);
+export const destroyChannel = namedChannel(poolChannels.destroy);

@@ -5,11 +5,10 @@ export type * from './types.js';
 export type { NormalizedOptions } from './options.js';
 export { OverloadControl } from './overload.js';
 export * from './health.js';
-export {
-  channels,
-  type AcquireMessage,
-  type CreateMessage,
-  type DestroyMessage,
-  type PoolMessage,
-  type ReleaseMessage,
+export type {
+  AcquireMessage,
+  CreateMessage,
+  DestroyMessage,
+  PoolMessage,
+  ReleaseMessage,
 } from './channels.js';

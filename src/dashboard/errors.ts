@@ -1,4 +1,4 @@
-import { PoolError } from '../core/errors.js';
+import { PoolError } from '../core/index.js';
 
 export type DashboardErrorCode = 'ERR_DASHBOARD_INVALID_OPTION';
 

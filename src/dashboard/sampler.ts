@@ -4,7 +4,7 @@
  * history, and hands one message to each subscriber. Watching costs the pool one `stats()` call
  * per interval and one `acquire` listener, however many tabs are open.
  */
-import type { CircuitState } from '../core/types.js';
+import type { CircuitState } from '../core/index.js';
 import { HistoryRing } from './history-ring.js';
 import {
   corePoolOf,

@@ -3,8 +3,7 @@
  * `Pool` does (`.core`, `.name`, `.stats()`). Typed structurally so that this module imports
  * nothing from `src/pg/` and a pool of any driver can be shown.
  */
-import type { Pool as CorePool } from '../core/pool.js';
-import type { PoolStats } from '../core/types.js';
+import type { Pool as CorePool, PoolStats } from '../core/index.js';
 
 /**
  * `stats()` as the dashboard reads it. `queries` and `errors` are optional: a layer that counts

@@ -7,7 +7,7 @@
  * The `db.client.connection.*` metrics follow OpenTelemetry's semantic conventions for database
  * client connection pools; the `lifeguard.pool.*` ones are Lifeguard's own.
  */
-import type { DestroyReason } from '../core/types.js';
+import type { DestroyReason } from '../core/index.js';
 import { MetricsError } from './errors.js';
 import { circuitStateValue, type PoolReading } from './source.js';
 

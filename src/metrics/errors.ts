@@ -2,7 +2,7 @@
  * Errors of `lifeguard/metrics`. They join the PoolError family (so `err instanceof PoolError`
  * and `err.code` work across the whole library) with stable `ERR_METRICS_*` codes.
  */
-import { PoolError } from '../core/errors.js';
+import { PoolError } from '../core/index.js';
 
 export type MetricsErrorCode =
   /** What was passed is neither a lifeguard pool nor something with a pool at `.core`. */

@@ -3,7 +3,7 @@
  * `lifeguard/pg` Pool). The exporters subscribe to its events from outside and read its
  * gauges and `stats()` when they are collected; the core knows nothing about metrics.
  */
-import type { CircuitState, PoolStats } from '../core/types.js';
+import type { CircuitState, PoolStats } from '../core/index.js';
 import { MetricsError } from './errors.js';
 
 /** The pool events whose durations the histograms record, and what the exporters read of them. */

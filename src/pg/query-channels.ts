@@ -3,10 +3,16 @@
  * start and end sharing the object (docs/channels.md). Values are never published, only the
  * statement text: parameters often carry personal data or secrets, the text rarely does.
  */
-import { channels, namedChannel } from '../core/channels.js';
+import { namedChannel } from '../core/internal.js';
 
-const queryStartChannel = namedChannel(channels.queryStart);
-const queryEndChannel = namedChannel(channels.queryEnd);
+/** lifeguard/pg's channel names; `channels` from `lifeguard` lists them with the pool's. */
+export const queryChannels = Object.freeze({
+  queryStart: 'lifeguard:pg:query:start',
+  queryEnd: 'lifeguard:pg:query:end',
+});
+
+const queryStartChannel = namedChannel(queryChannels.queryStart);
+const queryEndChannel = namedChannel(queryChannels.queryEnd);
 
 export interface QueryMessage {
   readonly pool: object;

@@ -5,7 +5,7 @@
 import * as diagnosticsChannel from 'node:diagnostics_channel';
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { channels, type PoolError } from '../../src/core/index.js';
+import { channels, type PoolError } from '../../src/index.js';
 import { fail, hang } from './support/fake-factory.js';
 import { advance, flush, makePool, track, useFakeClock } from './support/harness.js';
 

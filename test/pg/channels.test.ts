@@ -6,7 +6,7 @@ import * as diagnosticsChannel from 'node:diagnostics_channel';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { channels } from '../../src/core/index.js';
+import { channels } from '../../src/index.js';
 import { createPool } from './helpers.js';
 
 type Seen = { channel: string; message: Record<string, unknown> };

@@ -43,8 +43,7 @@ import {
   type Pool as CorePool,
   type PoolCounts,
 } from '../../core/index.js';
-import { WaitQueue } from '../../core/wait-queue.js';
-import { timerDelay } from '../../core/clock.js';
+import { timerDelay, WaitQueue } from '../../core/internal.js';
 import { callerError, isAcquireTimeout, kConnectTimeoutHeadline } from '../callers.js';
 import type { Checkout } from '../checkout.js';
 import type { PgConnection } from '../connection.js';

@@ -29,7 +29,7 @@
  * statement's average: once it is fast again, it is pipelined again, and queries still waiting
  * here go back to the lanes.
  */
-import type { WaitQueue } from '../../core/wait-queue.js';
+import type { WaitQueue } from '../../core/internal.js';
 import type { Checkout } from '../checkout.js';
 import { PooledDispatcher, type ConnectionSource, type Dispatcher } from '../dispatch.js';
 import { answeredByServer } from '../outcome.js';

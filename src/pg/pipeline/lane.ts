@@ -28,7 +28,7 @@
  */
 import type pg from 'pg';
 
-import { FifoQueue } from '../../core/fifo-queue.js';
+import { FifoQueue } from '../../core/internal.js';
 import { isFatalServerError, isPgRefusal, provesNotSent } from '../classify.js';
 import type { PgConnection } from '../connection.js';
 import type { QueryInput, QueryValues } from '../dispatch.js';

@@ -19,7 +19,7 @@
  * (values inline) only ever sees each text once and never waits.
  */
 import { PoolClosedError } from '../../core/index.js';
-import type { WaitQueue } from '../../core/wait-queue.js';
+import type { WaitQueue } from '../../core/internal.js';
 import { Band, type PipelinedQuery } from './query.js';
 import type { SlowStatements } from './slow-statements.js';
 

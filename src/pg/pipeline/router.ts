@@ -5,7 +5,7 @@
  * statements on the way: every answer's service time feeds the slow-statement memory
  * (slow-statements.ts) that the next routes read.
  */
-import type { WaitQueue } from '../../core/wait-queue.js';
+import type { WaitQueue } from '../../core/internal.js';
 import type { QueryInput, QueryValues } from '../dispatch.js';
 import { isPipelinable } from './pipelinable.js';
 import { Probation } from './probation.js';
