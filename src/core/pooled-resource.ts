@@ -1,16 +1,22 @@
 /**
  * The pool's bookkeeping for one resource. A resource's state is which of these it is in;
- * only the pool changes it.
+ * only `Pool#_move` changes it, and that keeps the idle stack and the counts of the other
+ * states in step with it.
  *
+ * - `new`: just created, not yet handed out or put idle.
  * - `idle`: in the idle stack, free to hand out.
+ * - `validating`: taken from the idle stack and being checked before hand-out.
  * - `busy`: checked out by a caller.
- * - `returning`: came back and is being reset, or is being validated before hand-out.
+ * - `returning`: given back, while the pool decides (within the same call) whether to reset,
+ *   reuse or destroy it.
+ * - `resetting`: given back and being reset before reuse.
  * - `gone`: destroyed (or being destroyed); a late `release` of it is ignored after `end()`.
  */
-export type ResourceState = 'idle' | 'busy' | 'returning' | 'gone';
+export type ResourceState =
+  'new' | 'idle' | 'validating' | 'busy' | 'returning' | 'resetting' | 'gone';
 
 export class PooledResource<T> {
-  state: ResourceState = 'idle';
+  state: ResourceState = 'new';
   uses = 0;
   /** Monotonic time it last became idle (or was created). */
   lastUsedAt: number;

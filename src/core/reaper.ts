@@ -1,5 +1,5 @@
 import type { PooledResource } from './pooled-resource.js';
-import type { DestroyReason } from './types.js';
+import type { DestroyReason, LeaseInfo } from './types.js';
 
 /**
  * The decisions of the pool's single background sweep, as pure functions over its records, so
@@ -97,4 +97,26 @@ export function findOverdue<T>(
     if (record.state === 'busy' && now - record.acquiredAt >= limitMillis) overdue.push(record);
   }
   return overdue;
+}
+
+/** The resources checked out now, longest-held first, for `Pool#leases()`. */
+export function listLeases<T>(records: Iterable<PooledResource<T>>, now: number): LeaseInfo<T>[] {
+  const result: LeaseInfo<T>[] = [];
+  for (const record of records) {
+    if (record.state !== 'busy') continue;
+    result.push({
+      resource: record.resource,
+      heldMillis: now - record.acquiredAt,
+      uses: record.uses,
+      stack: record.acquireStack,
+    });
+  }
+  return result.sort((a, b) => b.heldMillis - a.heldMillis);
+}
+
+/** Checked-out resources past their lifetime, to be retired when they come back. */
+export function countExpired<T>(records: Iterable<PooledResource<T>>, now: number): number {
+  let count = 0;
+  for (const record of records) if (record.state === 'busy' && now >= record.expiresAt) count++;
+  return count;
 }
