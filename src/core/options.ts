@@ -75,6 +75,15 @@ const kTimerOptions = [
 ] as const;
 
 export function normalizeOptions(options: PoolOptions = {}): NormalizedOptions {
+  const result = withDefaults(options);
+  checkTypes(result);
+  const normalized = result as Required<PoolOptions>;
+  checkRelations(normalized);
+  return Object.freeze(normalized);
+}
+
+/** The options given, over the defaults; an unknown key is refused rather than ignored. */
+function withDefaults(options: PoolOptions): Record<string, unknown> {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', `expected an object, got ${typeof options}`);
   }
@@ -91,6 +100,11 @@ export function normalizeOptions(options: PoolOptions = {}): NormalizedOptions {
     // `undefined` means "use the default", as with `??`.
     if (value !== undefined) result[key] = value;
   }
+  return result;
+}
+
+/** Each option on its own: its type and range. An empty name is given one. */
+function checkTypes(result: Record<string, unknown>): void {
   for (const key of Object.keys(numericRules) as NumericKey[]) {
     checkNumber(key, result[key]);
   }
@@ -107,38 +121,37 @@ export function normalizeOptions(options: PoolOptions = {}): NormalizedOptions {
       `expected a non-empty string, got ${describe(result['name'])}`,
     );
   }
-  const normalized = result as Required<PoolOptions>;
-  if (normalized.min > normalized.max) {
-    throw new InvalidOptionError(
-      'min',
-      `min (${normalized.min}) must not exceed max (${normalized.max})`,
-    );
+}
+
+/** The options against each other, and the ones that become timer delays. */
+function checkRelations(o: Required<PoolOptions>): void {
+  if (o.min > o.max) {
+    throw new InvalidOptionError('min', `min (${o.min}) must not exceed max (${o.max})`);
   }
   if (
-    normalized.leakReclaimMillis > 0 &&
-    normalized.leakDetectionMillis > 0 &&
-    normalized.leakReclaimMillis < normalized.leakDetectionMillis
+    o.leakReclaimMillis > 0 &&
+    o.leakDetectionMillis > 0 &&
+    o.leakReclaimMillis < o.leakDetectionMillis
   ) {
     throw new InvalidOptionError(
       'leakReclaimMillis',
-      `must not be below leakDetectionMillis (${normalized.leakDetectionMillis}): a leak is reported before it is reclaimed`,
+      `must not be below leakDetectionMillis (${o.leakDetectionMillis}): a leak is reported before it is reclaimed`,
     );
   }
-  if (normalized.maxLifetimeJitter >= 1) {
+  if (o.maxLifetimeJitter >= 1) {
     throw new InvalidOptionError('maxLifetimeJitter', 'must be a fraction below 1');
   }
-  if (normalized.createRetryBaseMillis > normalized.createRetryMaxMillis) {
+  if (o.createRetryBaseMillis > o.createRetryMaxMillis) {
     throw new InvalidOptionError(
       'createRetryBaseMillis',
-      `must not exceed createRetryMaxMillis (${normalized.createRetryMaxMillis})`,
+      `must not exceed createRetryMaxMillis (${o.createRetryMaxMillis})`,
     );
   }
   for (const key of kTimerOptions) {
-    if (normalized[key] > kMaxTimerMillis) {
+    if (o[key] > kMaxTimerMillis) {
       throw new InvalidOptionError(key, `must be at most ${kMaxTimerMillis} ms`);
     }
   }
-  return Object.freeze(normalized);
 }
 
 function checkNumber(key: NumericKey, value: unknown): void {
