@@ -121,9 +121,24 @@ describe('ConnectionBudget: offering a freed slot', () => {
     const c = new BudgetPool(budget, 'c', 0, 4);
     c.acquire(); // c waits first, with the same ratio as b
     b.acquire();
-    a.done();
-    a.closeIdle();
+    a.done(); // a yields its connection to b: its minimum comes first
     expect(usedBy(budget)).toEqual({ a: 3, b: 1, c: 0 });
+  });
+
+  it('serves a member below its minimum before one with a lower ratio', () => {
+    const budget = new ConnectionBudget({ max: 6 });
+    const a = new BudgetPool(budget, 'a', 0, 6);
+    a.acquireMany(6);
+    const b = new BudgetPool(budget, 'b', 2, 6);
+    const c = new BudgetPool(budget, 'c', 0, 6);
+    c.acquireMany(3);
+    b.acquireMany(3);
+    a.done(); // yielded to b, below its minimum: b 1/6, c 0/6
+    const order: string[] = [];
+    b.onTake = () => order.push('b');
+    c.onTake = () => order.push('c');
+    a.member.leave(); // 5 slots free in one pass
+    expect(order).toEqual(['b', 'c', 'c', 'b', 'c']);
   });
 
   it('then to the lowest used/max ratio, then to the one waiting longest', () => {
@@ -214,6 +229,27 @@ describe('ConnectionBudget: shedding idle connections', () => {
     expect([a.shedAsks, a.inUse, a.idle, b.inUse, b.waiters]).toEqual([[1, 1], 3, 0, 1, 1]);
     a.done(); // yielded, not reused: b's second caller gets the slot
     expect([a.inUse, b.inUse, b.waiters]).toEqual([2, 2, 0]);
+  });
+
+  it('does not ask a member at its proportional share, even with idle connections', () => {
+    const budget = new ConnectionBudget({ max: 10 }); // shares: max 10 x member max / 25
+    const v = new BudgetPool(budget, 'v', 0, 10); // share 4
+    const u = new BudgetPool(budget, 'u', 0, 10); // share 4
+    const w = new BudgetPool(budget, 'w', 0, 5); // share 2
+    v.openIdle(4);
+    u.acquireMany(6);
+    w.acquire(); // v would keep 3/10 against w's 1/5, but v is not above its share
+    expect([v.shedAsks, u.shedAsks.length > 0, w.waiters]).toEqual([[], true, 1]);
+  });
+
+  it('does not move a slot that would leave the giver less served than the taker', () => {
+    const budget = new ConnectionBudget({ max: 10 });
+    const v = new BudgetPool(budget, 'v', 0, 10);
+    const w = new BudgetPool(budget, 'w', 0, 10);
+    new BudgetPool(budget, 'u', 0, 1); // shares: v and w 4.76 each
+    v.openIdle(5);
+    w.acquireMany(6); // v is above its share, but 4/10 left for v against 6/10 for w
+    expect([v.shedAsks, w.waiters]).toEqual([[], 1]);
   });
 
   it("never sheds below the giver's minimum", () => {

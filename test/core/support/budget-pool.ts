@@ -18,6 +18,8 @@ export class BudgetPool {
   readonly member: BudgetMember;
   /** Runs inside every hook call, before the hook acts (for invariants checked mid-call). */
   onHook: () => void = () => {};
+  /** Runs right after each slot this pool took (tryTake or a kept offer), still inside it. */
+  onTake: () => void = () => {};
 
   constructor(budget: ConnectionBudget, name: string, min: number, max: number) {
     this.member = budget.join(name, { min, max }, this.hooks());
@@ -33,6 +35,7 @@ export class BudgetPool {
         this.onHook();
         this.offers++;
         if (this.waiters === 0) return false;
+        this.onTake();
         this.waiters--;
         this.inUse++;
         this.member.setWanting(this.waiters);
@@ -55,6 +58,7 @@ export class BudgetPool {
       this.idle--;
       this.inUse++;
     } else if (this.member.tryTake()) {
+      this.onTake();
       this.inUse++;
     } else {
       this.waiters++;
