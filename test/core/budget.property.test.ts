@@ -12,6 +12,10 @@
  *   knows exactly how many wait;
  * - a member below its minimum never waits while another holds an idle connection above its
  *   own minimum and nothing is closing for it yet.
+ *
+ * A second property saturates 2 to 5 pools of equal limits (each always has callers waiting)
+ * and returns their connections in random order: the budget must end up split evenly (counts
+ * at most 1 apart), whoever started with everything, and then stay put (no ping-pong).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -130,11 +134,52 @@ function run(max: number, specs: readonly Spec[], steps: readonly Step[]): void 
   }
 }
 
+/** A caller returns its connection and another caller comes: the pool stays saturated. */
+function cycle(pool: BudgetPool): void {
+  pool.done();
+  pool.acquire();
+}
+
+const saturated = fc.record({
+  max: fc.integer({ min: 2, max: 20 }),
+  pools: fc.integer({ min: 2, max: 5 }),
+  first: fc.nat(4),
+  order: fc.array(fc.nat(4), { minLength: 1, maxLength: 400 }),
+});
+
 describe('ConnectionBudget (property)', () => {
   it('keeps its counts, its rule and its promises under random use by 2 to 5 pools', () => {
     fc.assert(
       fc.property(scenario, ({ max, specs, steps }) => run(max, specs, steps)),
       { numRuns: 400 },
+    );
+  });
+
+  it('splits a budget evenly between saturated pools of equal limits', () => {
+    fc.assert(
+      fc.property(saturated, ({ max, pools: count, first, order }) => {
+        const budget = new ConnectionBudget({ max });
+        const pools = Array.from(
+          { length: count },
+          (_, i) => new BudgetPool(budget, `p${i}`, 0, max),
+        );
+        (pools[first % count] as BudgetPool).acquireMany(max + 100); // takes everything first
+        for (const pool of pools) pool.acquireMany(100);
+        // Every pool returns a connection in turn (in a random order within each round), so
+        // each gets its chance to yield; a round is enough for one slot to move.
+        for (let round = 0; round < max; round++) {
+          for (const i of order) cycle(pools[i % count] as BudgetPool);
+          for (const pool of pools) cycle(pool);
+        }
+        const used = pools.map((p) => p.member.used);
+        expect(Math.max(...used) - Math.min(...used)).toBeLessThanOrEqual(1);
+        expect(used.reduce((a, b) => a + b, 0)).toBe(max);
+        // Once even, it stays put: no connection is closed only to be opened again elsewhere.
+        const closes = pools.reduce((sum, p) => sum + p.closes, 0);
+        for (const i of order) cycle(pools[i % count] as BudgetPool);
+        expect(pools.reduce((sum, p) => sum + p.closes, 0)).toBe(closes);
+      }),
+      { numRuns: 200 },
     );
   });
 });

@@ -15,6 +15,8 @@ export class BudgetPool {
   /** Each n the budget passed to shedIdle, in order. */
   readonly shedAsks: number[] = [];
   offers = 0;
+  /** Connections this pool closed (shed, yielded or timed out idle). */
+  closes = 0;
   readonly member: BudgetMember;
   /** Runs inside every hook call, before the hook acts (for invariants checked mid-call). */
   onHook: () => void = () => {};
@@ -107,6 +109,7 @@ export class BudgetPool {
   }
 
   private close(): void {
+    this.closes++;
     if (this.syncClose) {
       this.member.release();
     } else {
