@@ -141,16 +141,21 @@ export class ConnectionBudget {
 
   /**
    * Adds a member. Throws a RangeError if the members' minimums would no longer fit in the
-   * budget's max, and an Error if a member of that name is already in.
+   * budget's max, and a BudgetError if a member of that name is already in.
    */
   join(name: string, limits: BudgetLimits, hooks: BudgetHooks): BudgetMember {
     const where = `ConnectionBudget "${this.name}", member "${name}"`;
-    if (typeof name !== 'string' || name === '') throw new TypeError(`${where}: name is empty`);
+    if (typeof name !== 'string' || name === '') {
+      throw new TypeError(`${where}: name must be a non-empty string`);
+    }
+    if (typeof hooks?.offer !== 'function' || typeof hooks.shedIdle !== 'function') {
+      throw new TypeError(`${where}: hooks must have offer() and shedIdle()`);
+    }
     const min = checkCount(`${where}: min`, limits?.min, 0);
     const max = checkCount(`${where}: max`, limits?.max, 1);
     if (min > max) throw new RangeError(`${where}: min (${min}) is above max (${max})`);
     if (this._members.some((m) => m.name === name)) {
-      throw new Error(`${where}: a member of that name has already joined`);
+      throw new BudgetError(`${where}: a member of that name has already joined`);
     }
     if (this._sumMin + min > this.max) {
       throw new RangeError(

@@ -29,7 +29,11 @@ describe('ConnectionBudget: options and joining', () => {
   it('rejects a duplicate name, and takes the name again once its member left', () => {
     const budget = new ConnectionBudget({ max: 4 });
     const first = budget.join('api', { min: 0, max: 2 }, noHooks);
-    expect(() => budget.join('api', { min: 0, max: 2 }, noHooks)).toThrow(/already joined/);
+    expect(() => budget.join('api', { min: 0, max: 2 }, noHooks)).toThrow(
+      new BudgetError(
+        'ConnectionBudget "budget", member "api": a member of that name has already joined',
+      ),
+    );
     first.leave();
     expect(budget.join('api', { min: 1, max: 3 }, noHooks).name).toBe('api');
   });
@@ -39,7 +43,11 @@ describe('ConnectionBudget: options and joining', () => {
     expect(() => budget.join('a', { min: 3, max: 2 }, noHooks)).toThrow(/min \(3\) is above max/);
     expect(() => budget.join('a', { min: 0, max: 0 }, noHooks)).toThrow(RangeError);
     expect(() => budget.join('a', { min: 0.5, max: 2 }, noHooks)).toThrow(TypeError);
-    expect(() => budget.join('', { min: 0, max: 2 }, noHooks)).toThrow(/name is empty/);
+    expect(() => budget.join('', { min: 0, max: 2 }, noHooks)).toThrow(/non-empty string/);
+    expect(() => budget.join('a', { min: 0, max: 2 }, {} as BudgetHooks)).toThrow(
+      /offer\(\) and shedIdle\(\)/,
+    );
+    expect(budget.stats().members).toEqual([]);
   });
 
   it('reports its members in stats', () => {
