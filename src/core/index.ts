@@ -12,3 +12,12 @@ export type {
   PoolMessage,
   ReleaseMessage,
 } from './channels.js';
+export { BudgetError, ConnectionBudget } from './budget.js';
+export type {
+  BudgetHooks,
+  BudgetLimits,
+  BudgetMember,
+  BudgetMemberStats,
+  BudgetOptions,
+  BudgetStats,
+} from './budget.js';
