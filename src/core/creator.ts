@@ -19,8 +19,18 @@ export interface CreatorHost<T> {
    * called once `end()` has aborted the attempts.
    */
   failed(error: CreateFailedError, kind: CreateErrorKind, circuit?: CircuitChange): void;
-  /** A resource that arrived after its attempt timed out or was aborted. */
-  late(resource: T): void;
+  /**
+   * A resource that arrived after its attempt timed out or was aborted: destroy it, then call
+   * `done` (which frees the attempt's budget slot).
+   */
+  late(resource: T, done: () => void): void;
+  /**
+   * An attempt that produced no pooled resource has fully settled (its factory call, and the
+   * destroy of a late resource): its budget slot, if any, is free again. Exactly once per
+   * such attempt; never for one that created a resource (the pool frees that slot when it
+   * destroys the resource).
+   */
+  slotFreed(): void;
   circuit(event: CircuitChange): void;
   /** Keeps the attempt visible to `end()`, which waits for it to settle. */
   track(task: Promise<unknown>): void;
@@ -56,11 +66,20 @@ export class Creator<T> {
     this.pending++;
     const startedAt = this._now();
     const message = this._startMessage();
+    let pooled = false;
+    let freed = false;
+    const free = (): void => {
+      if (pooled || freed) return;
+      freed = true;
+      this._host.slotFreed();
+    };
+    let lateArrived = false;
     const { controller, settled } = attemptCreate(
       this._factory,
       this._options.createTimeoutMillis,
       {
         created: (resource) => {
+          pooled = true;
           this._settle(controller, message, startedAt, { resource });
           this._created(resource, startedAt);
         },
@@ -68,11 +87,16 @@ export class Creator<T> {
           this._settle(controller, message, startedAt, { error });
           this._failed(error);
         },
-        late: (resource) => this._host.late(resource),
+        late: (resource) => {
+          lateArrived = true;
+          this._host.late(resource, free);
+        },
       },
     );
     this._controllers.add(controller);
-    this._host.track(settled);
+    // A failed attempt's slot stays taken until its factory call settles: a connection that
+    // turns up late is still a connection to the server.
+    this._host.track(settled.then(() => lateArrived || free()));
   }
 
   /** Gives up every attempt in flight (`end()`); failures from now on are not reported. */

@@ -29,7 +29,8 @@ export class Disposer<T> {
     private readonly _host: DisposerHost<T>,
   ) {}
 
-  destroy(resource: T, reason: DestroyReason, error?: unknown): void {
+  /** `done`, if given, runs once the destroy has settled, whether it succeeded or not. */
+  destroy(resource: T, reason: DestroyReason, error?: unknown, done?: () => void): void {
     this._stats.destroyed(reason);
     this._host.destroyed(error === undefined ? { resource, reason } : { resource, reason, error });
     if (destroyChannel.hasSubscribers) {
@@ -51,13 +52,17 @@ export class Disposer<T> {
           failure instanceof HookFailedError ? failure : new HookFailedError('destroy', failure);
         this._host.failed(wrapped, resource);
       }),
+      done,
     );
   }
 
-  /** Keeps a background task visible to `settled()`. */
-  track(task: Promise<unknown>): void {
+  /** Keeps a background task visible to `settled()`; `done` runs when it settles. */
+  track(task: Promise<unknown>, done?: () => void): void {
     this._settling.add(task);
-    void task.finally(() => this._settling.delete(task));
+    void task.finally(() => {
+      this._settling.delete(task);
+      done?.();
+    });
   }
 
   /** Resolves once every task has settled, including those started meanwhile. */

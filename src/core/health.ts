@@ -52,9 +52,12 @@ export type { HealthCheckOptions } from './health-settings.js';
 
 export type HealthStatus = 'ok' | 'degraded' | 'down';
 
-/** Why a check that got an answer still reports `degraded`. */
+/**
+ * Why a check that got an answer still reports `degraded`. `member-down`: a router (see
+ * lifeguard/routing) has a member that is down but that it can do without, such as a replica.
+ */
 export type HealthReason =
-  'circuit-half-open' | 'waiting' | 'slow-acquire' | 'slow-probe' | 'overloaded';
+  'circuit-half-open' | 'waiting' | 'slow-acquire' | 'slow-probe' | 'overloaded' | 'member-down';
 
 export interface HealthReport {
   readonly status: HealthStatus;

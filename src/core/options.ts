@@ -34,6 +34,7 @@ const defaults: NormalizedOptions = {
   allowExitOnIdle: false,
   asyncStackTraces: false,
   warmMin: true,
+  budget: undefined,
 };
 
 type NumericKey = {
@@ -112,6 +113,15 @@ function checkTypes(result: Record<string, unknown>): void {
     if (typeof result[key] !== 'boolean') {
       throw new InvalidOptionError(key, `expected a boolean, got ${describe(result[key])}`);
     }
+  }
+  const budget = result['budget'];
+  if (
+    budget !== undefined &&
+    (typeof budget !== 'object' ||
+      budget === null ||
+      typeof (budget as { join?: unknown }).join !== 'function')
+  ) {
+    throw new InvalidOptionError('budget', `expected a ConnectionBudget, got ${describe(budget)}`);
   }
   if (result['name'] === '') {
     result['name'] = `lifeguard-${++poolCount}`;

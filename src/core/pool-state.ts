@@ -59,6 +59,8 @@ export abstract class PoolState<T> extends TypedEmitter<PoolEvents<T>> {
   protected _endPromise: Promise<void> | undefined;
   /** The queue is no longer served: the drain is over (or was skipped). */
   protected _closed = false;
+  /** Runs once each destroy has settled, when the pool has a budget: the slot is free again. */
+  protected _onSlotFreed: (() => void) | undefined = undefined;
 
   constructor(factory: Factory<T>, options: PoolOptions) {
     super();
@@ -279,7 +281,7 @@ export abstract class PoolState<T> extends TypedEmitter<PoolEvents<T>> {
   protected _destroy(record: PooledResource<T>, reason: DestroyReason, error?: unknown): void {
     if (record.state === 'gone') return;
     this._move(record, 'gone');
-    this._disposer.destroy(record.resource, reason, error);
+    this._disposer.destroy(record.resource, reason, error, this._onSlotFreed);
   }
 
   /**
@@ -291,7 +293,8 @@ export abstract class PoolState<T> extends TypedEmitter<PoolEvents<T>> {
     offIdle: boolean,
   ): void {
     for (const [record] of records) this._move(record, 'gone', offIdle);
-    for (const [record, reason] of records) this._disposer.destroy(record.resource, reason);
+    for (const [record, reason] of records)
+      this._disposer.destroy(record.resource, reason, undefined, this._onSlotFreed);
   }
 
   /** Destroys every idle resource, the idle stack emptied first. */

@@ -5,6 +5,7 @@ import { IdleTimer } from './idle-timer.js';
 import { PoolState } from './pool-state.js';
 import { PooledResource } from './pooled-resource.js';
 import { findLeaks, findOverdue, idleDeadline, nextIdleDeadline, sweepIdle } from './reaper.js';
+import type { BudgetMember } from './budget.js';
 import type { CreateErrorKind, Factory, PoolOptions } from './types.js';
 
 /**
@@ -24,11 +25,27 @@ export abstract class PoolSupply<T> extends PoolState<T> {
    * would only loop.
    */
   protected _minPaused = false;
+  /** This pool's place in its `budget`, if it has one. */
+  protected readonly _seat: BudgetMember | undefined;
+  /** The wanting last reported to the budget. */
+  private _wanting = 0;
 
   constructor(factory: Factory<T>, options: PoolOptions) {
     super(factory, options);
     const o = this._options;
     this._creator = this._makeCreator();
+    if (o.budget !== undefined) {
+      const seat = o.budget.join(
+        o.name,
+        { min: o.min, max: o.max },
+        {
+          offer: () => this._acceptSlot(),
+          shedIdle: (n) => this._shedIdle(n),
+        },
+      );
+      this._seat = seat;
+      this._onSlotFreed = () => seat.release();
+    }
     this._idleTimer = new IdleTimer(this._now, (t) => {
       this._sweepIdle(t);
       this._pump();
@@ -97,26 +114,75 @@ export abstract class PoolSupply<T> extends PoolState<T> {
   }
 
   protected _createForDemand(t: number): void {
+    while (this._wantsMore() && this._mayCreate(t, true)) this._creator.start();
+    if (this._seat !== undefined) this._reportWanting();
+  }
+
+  /** Demand that creations in flight do not cover yet: waiters, or `min`. */
+  private _wantsMore(): boolean {
     const o = this._options;
+    const pending = this._creator.pending;
+    if (this._waiters.size > pending + this._validating) return true;
+    const fillsMin = o.warmMin && !this._minPaused && this._endPromise === undefined;
+    return fillsMin && o.min > this._all.size + pending;
+  }
+
+  /**
+   * Whether `max`, the backoff and the budget allow one more creation now. `takeSlot`: take a
+   * budget slot for it (false when the budget has just offered one). A probe after failures
+   * half-opens the circuit.
+   */
+  private _mayCreate(t: number, takeSlot: boolean): boolean {
     const creator = this._creator;
     const backoff = creator.backoff;
-    const fillsMin = o.warmMin && !this._minPaused && this._endPromise === undefined;
-    for (;;) {
-      const forWaiters = this._waiters.size - (creator.pending + this._validating);
-      const forMin = fillsMin ? o.min - (this._all.size + creator.pending) : 0;
-      if (forWaiters <= 0 && forMin <= 0) return;
-      if (this._all.size + creator.pending >= o.max) return;
-      if (backoff.failures > 0) {
-        // Recovering from failures: one probe at a time, after its backoff delay.
-        if (creator.pending > 0) return;
-        if (!backoff.mayAttempt(t)) {
-          this._armRetryTimer(t);
-          return;
-        }
-        creator.probe();
+    if (this._all.size + creator.pending >= this._options.max) return false;
+    if (backoff.failures > 0) {
+      // Recovering from failures: one probe at a time, after its backoff delay.
+      if (creator.pending > 0) return false;
+      if (!backoff.mayAttempt(t)) {
+        this._armRetryTimer(t);
+        return false;
       }
-      creator.start();
     }
+    if (takeSlot && this._seat !== undefined && !this._seat.tryTake()) return false;
+    if (backoff.failures > 0) creator.probe();
+    return true;
+  }
+
+  // --- the budget -----------------------------------------------------------------------------
+
+  /** Tells the budget how many callers wait for a creation it did not allow. */
+  private _reportWanting(): void {
+    const pending = this._creator.pending;
+    const room = this._options.max - this._all.size - pending;
+    const want = Math.max(0, Math.min(room, this._waiters.size - (pending + this._validating)));
+    if (want === this._wanting) return;
+    this._wanting = want;
+    this._seat!.setWanting(want);
+  }
+
+  /** The budget offers a slot (already counted as ours): create with it, if still needed. */
+  private _acceptSlot(): boolean {
+    this._wanting = Math.max(0, this._wanting - 1);
+    if (this._closed || !this._wantsMore() || !this._mayCreate(this._now(), false)) {
+      this._wanting = 0; // a refused offer counts as wanting nothing until the next report
+      return false;
+    }
+    this._creator.start();
+    return true;
+  }
+
+  /** The budget asks for idle resources back, for a pool below its share: the oldest go. */
+  private _shedIdle(n: number): number {
+    const count = this._closed ? 0 : Math.min(n, this._idle.length);
+    if (count === 0) return 0;
+    const oldest = this._idle.slice(0, count);
+    this._idle = this._idle.slice(count);
+    this._destroyAll(
+      oldest.map((record) => [record, 'budget'] as const),
+      true,
+    );
+    return count;
   }
 
   protected _armRetryTimer(t: number): void {
@@ -135,8 +201,11 @@ export abstract class PoolSupply<T> extends PoolState<T> {
       created: (resource, durationMillis) => this._created(resource, durationMillis),
       failed: (error, kind, circuit) => this._createFailed(error, kind, circuit),
       // Arrived after its attempt timed out, or after `end()`.
-      late: (resource) =>
-        this._disposer.destroy(resource, this._endPromise === undefined ? 'error' : 'end'),
+      late: (resource, done) => {
+        const reason = this._endPromise === undefined ? 'error' : 'end';
+        this._disposer.destroy(resource, reason, undefined, done);
+      },
+      slotFreed: () => this._onSlotFreed?.(),
       circuit: (event) => this.emit('circuit', event),
       track: (task) => this._disposer.track(task),
     });
@@ -246,6 +315,8 @@ export abstract class PoolSupply<T> extends PoolState<T> {
     }
     // Every destroy, validation, reset and late creation settles (each is bounded by a timeout).
     await this._disposer.settled();
+    // Only now, with every connection closed, are its slots and its minimum free for others.
+    this._seat?.leave();
   }
 
   /** Stops serving the queue: waiters rejected, creations aborted, idle resources destroyed. */

@@ -173,6 +173,7 @@ export class Pool<T> extends PoolSupply<T> {
     else if (this._endPromise !== undefined && !this._servesWaiters()) this._destroy(record, 'end');
     else if (record.uses >= this._options.maxUses) this._destroy(record, 'uses');
     else if (t >= record.expiresAt) this._destroy(record, 'lifetime');
+    else if (this._seat?.shouldYield() === true) this._destroy(record, 'budget');
     else if (this._factory.reset !== undefined) {
       this._reset(record, t);
       return;

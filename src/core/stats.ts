@@ -38,6 +38,7 @@ export class PoolStatsRecorder {
     reset: 0,
     leak: 0,
     end: 0,
+    budget: 0,
   };
   readonly waitTime = new LatencySummary();
   readonly holdTime = new LatencySummary();

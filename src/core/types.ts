@@ -2,6 +2,7 @@
  * Public types of the driver-agnostic core. Drivers plug in through `Factory`; nothing in
  * `src/core/` knows what a resource is.
  */
+import type { ConnectionBudget } from './budget.js';
 import type { PoolError } from './errors.js';
 
 /**
@@ -85,6 +86,14 @@ export interface PoolOptions {
   warmMin?: boolean;
   /** Upper bound on resources that exist or are being created. Default 10. */
   max?: number;
+  /**
+   * A cap shared with other pools (`ConnectionBudget`): the pool joins it under its `name`,
+   * with its `min` and `max`, takes a slot before each creation and gives it back once the
+   * resource is destroyed. When the budget is full its waiters wait for a slot (fairly across
+   * pools); a pool over its share closes idle resources, and resources coming back, for
+   * others who wait (destroy reason `budget`). Default none.
+   */
+  budget?: ConnectionBudget | undefined;
   /** How long a caller may wait in the queue. Default 30 000. `Infinity` waits forever. */
   acquireTimeoutMillis?: number;
   /** One creation attempt. Default 10 000. */
@@ -183,8 +192,9 @@ export interface EndOptions {
   timeoutMillis?: number;
 }
 
+/** Why a resource was destroyed. `budget`: given up for another pool of a shared budget. */
 export type DestroyReason =
-  'idle' | 'lifetime' | 'uses' | 'validation' | 'error' | 'reset' | 'leak' | 'end';
+  'idle' | 'lifetime' | 'uses' | 'validation' | 'error' | 'reset' | 'leak' | 'end' | 'budget';
 
 export type CircuitState = 'closed' | 'open' | 'half-open';
 

@@ -73,6 +73,8 @@ const destroyReasons: readonly DestroyReason[] = [
   'error',
   'reset',
   'end',
+  'leak',
+  'budget',
 ];
 
 export const observedMetrics: readonly ObservedMetric[] = [

@@ -23,6 +23,7 @@ const noDestroys = {
   reset: 0,
   leak: 0,
   end: 0,
+  budget: 0,
 };
 
 describe('events', () => {

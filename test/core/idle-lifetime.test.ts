@@ -226,5 +226,5 @@ describe('maxLifetimeMillis', () => {
 });
 
 function zero() {
-  return { idle: 0, lifetime: 0, uses: 0, validation: 0, error: 0, reset: 0, end: 0 };
+  return { idle: 0, lifetime: 0, uses: 0, validation: 0, error: 0, reset: 0, end: 0, budget: 0 };
 }

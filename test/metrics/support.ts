@@ -149,7 +149,17 @@ export async function readOpenTelemetry(
 }
 
 const circuitNumbers = { closed: 0, 'half-open': 1, open: 2 } as const;
-const destroyReasons = ['idle', 'lifetime', 'uses', 'validation', 'error', 'reset', 'end'] as const;
+const destroyReasons = [
+  'idle',
+  'lifetime',
+  'uses',
+  'validation',
+  'error',
+  'reset',
+  'end',
+  'leak',
+  'budget',
+] as const;
 
 /**
  * What every observed metric should read for a pool, computed straight from its `stats()`
