@@ -52,19 +52,31 @@ export function scrub(text: string, url: string): string {
   return result;
 }
 
+/**
+ * Throws unless `url` is a postgres:// URL. The input is not echoed: what is not a URL may be
+ * a password pasted in the wrong place, and masking can only find passwords where URLs put them.
+ */
 export function checkUrl(url: string): void {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw new AdviseError(
-      `not a URL: ${maskUrl(url)} (expected postgres://user@host:port/database)`,
-    );
+    throw new AdviseError('not a URL (expected postgres://user@host:port/database)');
   }
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
     throw new AdviseError(
-      `not a PostgreSQL URL: ${maskUrl(url)} (expected postgres:// or postgresql://)`,
+      `not a PostgreSQL URL: scheme ${JSON.stringify(parsed.protocol)} (expected postgres:// or postgresql://)`,
     );
+  }
+}
+
+/** Where `url` points, without user or password: for messages. */
+export function hostOf(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.host === '' ? 'localhost' : parsed.host}${parsed.pathname}`;
+  } catch {
+    return 'the server';
   }
 }
 

@@ -8,7 +8,7 @@ import { Pool } from '../pg/index.js';
 import { computeAdvice } from './advise-compute.js';
 import { samplePool } from './advise-sample.js';
 import { readServer } from './advise-server.js';
-import { AdviseError, advisorPool, scrub } from './advise-target.js';
+import { AdviseError, advisorPool, hostOf, scrub } from './advise-target.js';
 import type { AdviceReport, AdviseOptions } from './advise-types.js';
 
 const kDefaultSampleMillis = 1_000;
@@ -42,7 +42,9 @@ export async function advise(
     const server = await readServer(pool, false);
     return computeAdvice({ ...settings, kind: 'url', server, pool: null, ...machine() });
   } catch (error) {
-    throw new AdviseError(`cannot read the server: ${describe(error, url)}`, { cause: error });
+    throw new AdviseError(`cannot read the server at ${hostOf(url)}: ${describe(error, url)}`, {
+      cause: error,
+    });
   } finally {
     await pool.end().catch(() => undefined);
   }
@@ -52,17 +54,14 @@ function machine(): { localCores: number; generatedAt: Date } {
   return { localCores: availableParallelism(), generatedAt: new Date() };
 }
 
-/** The error's message, and its cause's, without the URL's secrets. */
+/**
+ * The error's own message, without the URL's secrets. Its causes are left out: lifeguard/pg's
+ * plain message already names the failure (`connect ECONNREFUSED ...`, `timeout exceeded ...`),
+ * and the chain below repeats it with the pool's internals.
+ */
 function describe(error: unknown, url: string): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; depth < 3 && current instanceof Error; depth++) {
-    const message = current.message;
-    if (message !== '' && !parts.some((part) => part.includes(message))) parts.push(message);
-    current = current.cause;
-  }
-  const text = parts.length === 0 ? String(error) : parts.join(': ');
-  return scrub(text.replace(/\s+/g, ' ').trim(), url);
+  const message = error instanceof Error && error.message !== '' ? error.message : String(error);
+  return scrub(message.replace(/\s+/g, ' ').trim(), url);
 }
 
 interface Settings {
