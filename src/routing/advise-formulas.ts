@@ -25,8 +25,8 @@ export function demandOf(pool: PoolSample | null): Demand | null {
     arrivalPerSecond,
     holdMeanMillis,
     holdP99Millis,
-    meanConnections: (arrivalPerSecond * holdMeanMillis) / 1000,
-    p99Connections: (arrivalPerSecond * holdP99Millis) / 1000,
+    meanConnections: round((arrivalPerSecond * holdMeanMillis) / 1000),
+    p99Connections: round((arrivalPerSecond * holdP99Millis) / 1000),
   };
 }
 

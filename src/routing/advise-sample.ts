@@ -1,11 +1,13 @@
 /**
  * Measures a pool's load from its own counters: two `stats()` snapshots `sampleMillis` apart
  * give the arrival rate and the mean hold of the checkouts released in between. The p99 comes
- * from the lifetime histogram, which cannot be differenced.
+ * from the lifetime histogram, which cannot be differenced. Figures are rounded to 0.01 (the
+ * window to 1 ms): finer digits would be noise, and they clutter `--json`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { PoolStats } from '../core/index.js';
+import { round } from './advise-formulas.js';
 import type { PoolSample } from './advise-types.js';
 
 /** The part of a lifeguard/pg Pool the sampler reads. */
@@ -82,13 +84,13 @@ export function sampleOf(
     total: after.total,
     inUse: after.inUse,
     waiting: after.waiting,
-    windowMillis,
+    windowMillis: windowMillis === null ? null : Math.round(windowMillis),
     acquires,
     arrivalPerSecond:
-      windowMillis === null || windowMillis <= 0 ? null : (acquires * 1000) / windowMillis,
-    holdMeanMillis,
+      windowMillis === null || windowMillis <= 0 ? null : round((acquires * 1000) / windowMillis),
+    holdMeanMillis: holdMeanMillis === null ? null : round(holdMeanMillis),
     holdP99Millis: after.holdTime.count > 0 ? after.holdTime.p99 : null,
-    waitMeanMillis: waits > 0 ? (after.waitTime.sum - before.waitTime.sum) / waits : null,
+    waitMeanMillis: waits > 0 ? round((after.waitTime.sum - before.waitTime.sum) / waits) : null,
     waitedAcquires: after.waitedAcquires - before.waitedAcquires,
     timeouts: after.timeouts,
     shed: after.shed,

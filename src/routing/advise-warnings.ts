@@ -22,7 +22,7 @@ export function adviceWarnings(report: ReportBody, rows: readonly ActivityRow[])
   if (hidden > 0) {
     add(
       'activity-hidden',
-      `${hidden} sessions of other roles show no state to this role: grant it pg_read_all_stats to see them.`,
+      `${plural(hidden, 'session')} of other roles show no state to this role: grant it pg_read_all_stats to see them.`,
     );
   }
   return warnings;
@@ -47,7 +47,7 @@ function idleInTransaction(report: ReportBody, add: Add): void {
   const age = oldest === null ? '' : `, oldest ${formatSeconds(oldest)}`;
   add(
     'idle-in-transaction',
-    `${count} sessions idle in transaction (${apps}${age}): each holds a connection and its locks ` +
+    `${plural(count, 'session')} idle in transaction (${apps}${age}): each holds a connection and its locks ` +
       'while doing nothing. Find the code that leaves transactions open, and set ' +
       'idleInTransactionSessionTimeout.',
   );
@@ -101,7 +101,7 @@ function poolPressure(report: ReportBody, add: Add): void {
       pool.waitMeanMillis === null ? '' : ` (mean wait ${round(pool.waitMeanMillis)} ms)`;
     add(
       'waiting-callers',
-      `${pool.waiting} callers waiting now; ${pool.waitedAcquires} of ${pool.acquires} acquires ` +
+      `${plural(pool.waiting, 'caller')} waiting now; ${pool.waitedAcquires} of ${pool.acquires} acquires ` +
         `in the window had to wait${mean}.`,
     );
   }
@@ -109,10 +109,14 @@ function poolPressure(report: ReportBody, add: Add): void {
   if (failed > 0) {
     add(
       'acquire-timeouts',
-      `${failed} acquires failed since the pool started (${pool.timeouts} timed out, ${pool.shed} shed, ` +
+      `${plural(failed, 'acquire')} failed since the pool started (${pool.timeouts} timed out, ${pool.shed} shed, ` +
         `${pool.rejectedQueueFull} refused with a full queue).`,
     );
   }
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 export function formatSeconds(millis: number): string {

@@ -30,7 +30,10 @@ export async function advise(
   if (target instanceof Pool) {
     const sample = await samplePool(target, settings.sampleMillis, settings.since);
     // Read after the window closes, so that the advisor's own queries are not in the sample.
-    const server = await readServer(target, true);
+    const server = await readServer(target, true).catch((error: unknown) => {
+      // lifeguard/pg has already taken the pool's credentials out of its errors.
+      throw new AdviseError(`cannot read the server: ${describe(error, '')}`, { cause: error });
+    });
     return computeAdvice({ ...settings, kind: 'pool', server, pool: sample, ...machine() });
   }
   const url = typeof target === 'string' ? target : target?.url;
