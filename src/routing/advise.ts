@@ -4,10 +4,10 @@
  */
 import { availableParallelism } from 'node:os';
 
-import { Pool } from '../pg/index.js';
+import type { Pool } from '../pg/index.js';
 import { computeAdvice } from './advise-compute.js';
-import { samplePool } from './advise-sample.js';
-import { readServer } from './advise-server.js';
+import { samplePool, type StatsSource } from './advise-sample.js';
+import { readServer, type Queryable } from './advise-server.js';
 import { AdviseError, advisorPool, hostOf, scrub } from './advise-target.js';
 import type { AdviceReport, AdviseOptions } from './advise-types.js';
 
@@ -27,7 +27,7 @@ export async function advise(
   options: AdviseOptions = {},
 ): Promise<AdviceReport> {
   const settings = checkOptions(options);
-  if (target instanceof Pool) {
+  if (isPool(target)) {
     const sample = await samplePool(target, settings.sampleMillis, settings.since);
     // Read after the window closes, so that the advisor's own queries are not in the sample.
     const server = await readServer(target, true).catch((error: unknown) => {
@@ -51,6 +51,20 @@ export async function advise(
   } finally {
     await pool.end().catch(() => undefined);
   }
+}
+
+/**
+ * By shape rather than `instanceof`, so that a Pool from another copy of lifeguard (two
+ * versions installed side by side) is still recognised. pg.Pool has no `stats()`.
+ */
+function isPool(target: unknown): target is StatsSource & Queryable {
+  const candidate = target as Partial<Record<'stats' | 'query', unknown>> | null;
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.stats === 'function' &&
+    typeof candidate.query === 'function'
+  );
 }
 
 function machine(): { localCores: number; generatedAt: Date } {

@@ -7,7 +7,9 @@ import { samplePool, type SampleClock } from '../../src/routing/advise-sample.js
 import { isLocalAddress, limitsOf } from '../../src/routing/advise-server.js';
 import { checkUrl, maskUrl, scrub } from '../../src/routing/advise-target.js';
 import type { ActivityRow, PoolSample, ServerSnapshot } from '../../src/routing/advise-types.js';
-import { formatAdvice } from '../../src/routing/index.js';
+import pg from 'pg';
+
+import { advise, formatAdvice } from '../../src/routing/index.js';
 
 const pg16Settings = [
   { name: 'max_connections', setting: '100' },
@@ -350,5 +352,25 @@ describe('credentials', () => {
     expect(text).toContain("Little's law: 200/s × 20 ms = 4 busy (p99 hold 64 ms: 12.8)");
     expect(text).toContain('web: 1 (idle in transaction 1; oldest idle in transaction 3.5 s)');
     expect(text).toContain('! [idle-in-transaction]');
+  });
+});
+
+describe('advise() input checks, before any connection', () => {
+  it('refuses a pg.Pool (no stats to sample) and an empty target', async () => {
+    const foreign = new pg.Pool();
+    await expect(advise(foreign as never)).rejects.toThrow(
+      'advise() needs a lifeguard/pg Pool, a URL, or { url }',
+    );
+    await expect(advise({ url: '' })).rejects.toMatchObject({ code: 'ERR_LIFEGUARD_ADVISE' });
+    await foreign.end();
+  });
+
+  it('refuses options that are not whole numbers in range', async () => {
+    const url = 'postgres://u:pw@127.0.0.1:1/db';
+    await expect(advise(url, { appInstances: 0 })).rejects.toThrow(
+      'appInstances must be an integer >= 1, got 0',
+    );
+    await expect(advise(url, { serverCores: 2.5 })).rejects.toThrow(/serverCores must be/);
+    await expect(advise(url, { sampleMillis: -1 })).rejects.toThrow(/sampleMillis must be/);
   });
 });
