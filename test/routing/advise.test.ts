@@ -248,6 +248,13 @@ describe('samplePool', () => {
       stats: () => ({ ...base, ...snapshots[Math.min(i++, snapshots.length - 1)] }) as PoolStats,
     };
   }
+  /** Counters of a pool whose callers never had to wait. */
+  const unwaited = (acquires: number, holdTime: Summary): Partial<PoolStats> => ({
+    acquires,
+    waitedAcquires: 0,
+    holdTime,
+    waitTime: summary(0, 0),
+  });
   function fakeClock(): SampleClock & { slept: number[] } {
     let t = 1_000;
     const slept: number[] = [];
@@ -287,23 +294,13 @@ describe('samplePool', () => {
   });
 
   it('uses the lifetime mean when nothing was released in the window', async () => {
-    const same = {
-      acquires: 5,
-      waitedAcquires: 0,
-      holdTime: summary(4, 40, 16),
-      waitTime: summary(0, 0),
-    };
+    const same = unwaited(5, summary(4, 40, 16));
     const sample = await samplePool(statsSource([same, same]), 100, undefined, fakeClock());
     expect(sample).toMatchObject({ acquires: 0, arrivalPerSecond: 0, holdMeanMillis: 10 });
   });
 
   it('with sampleMillis 0 reads lifetime counters since `since`, or leaves the rate unknown', async () => {
-    const life = {
-      acquires: 300,
-      waitedAcquires: 0,
-      holdTime: summary(300, 1500, 8),
-      waitTime: summary(0, 0),
-    };
+    const life = unwaited(300, summary(300, 1500, 8));
     const clock = fakeClock();
     const known = await samplePool(statsSource([life]), 0, 20_000, clock);
     expect(clock.slept).toEqual([]);
@@ -329,7 +326,7 @@ describe('credentials', () => {
     expect(clean).toContain('db.example');
   });
 
-  it('rejects what is not a postgres:// URL with a one-line error, password masked', () => {
+  it('rejects what is not a postgres:// URL with a one-line error that does not echo it', () => {
     expect(() => checkUrl('mysql://u:hunter2@h/db')).toThrow(
       /^not a PostgreSQL URL: scheme "mysql:" \(expected postgres:\/\/ or postgresql:\/\/\)$/,
     );
