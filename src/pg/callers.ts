@@ -22,6 +22,7 @@ export const kConnectTimeoutHeadline = 'timeout exceeded when trying to connect'
 export const kAttemptTimeoutHeadline = 'Connection terminated due to connection timeout';
 /** pg.Pool's words for any call on a pool after `end()`. */
 export const kUsedAfterEnd = 'Cannot use a pool after calling end on the pool';
+const kEndTwice = 'Called end on pool more than once';
 
 /** The error to hand a caller for `error`, raised by the core pool or the dispatcher. */
 export function callerError(error: unknown): unknown {
@@ -86,6 +87,11 @@ export function asPgPoolError(
 /** pg.Pool's error for any call on a pool after `end()`; lifeguard's `ERR_POOL_CLOSED` as cause. */
 export function usedAfterEnd(): Error {
   return asPgPoolError(kUsedAfterEnd, new PoolClosedError(kUsedAfterEnd));
+}
+
+/** pg.Pool's error for a second `end()`; lifeguard's `ERR_POOL_CLOSED` as cause. */
+export function endCalledTwice(): Error {
+  return asPgPoolError(kEndTwice, new PoolClosedError(kEndTwice));
 }
 
 /** Whether a caller's error is an acquire timeout, as raised by the core or handed on. */

@@ -66,6 +66,7 @@ const coreKeys = [
   'reapIntervalMillis',
   'asyncStackTraces',
   'warmMin',
+  'budget',
 ] as const satisfies readonly (keyof CoreOptions)[];
 
 /** Keys that configure the pool and are not passed to `pg.Client`. */

@@ -41,6 +41,7 @@ export type CoreOptions = Pick<
   | 'reapIntervalMillis'
   | 'asyncStackTraces'
   | 'warmMin'
+  | 'budget'
 >;
 
 /**

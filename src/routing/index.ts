@@ -1,6 +1,7 @@
 /**
- * `lifeguard/routing`: sizing advice for pools (issue 12), and in time the routers of pools
- * (replicas, tenants) that build on it.
+ * `lifeguard/routing`: routers of pools under one connection budget (lanes, tenants, read
+ * replicas), each pg.Pool-shaped, and sizing advice for pools. See docs/routing.md and
+ * docs/advise.md.
  *
  * @example
  * import { advise, formatAdvice } from 'lifeguard/routing';
@@ -10,3 +11,10 @@ export { advise } from './advise.js';
 export { formatAdvice } from './advise-format.js';
 export { AdviseError } from './advise-target.js';
 export type * from './advise-types.js';
+export { PoolRouter } from './router.js';
+export type { Routed, RouterHealthReport, RouterStats } from './router.js';
+export { createLanes, LaneRouter } from './lanes.js';
+export type { LaneConfig, LaneOption, LanesConfig } from './lanes.js';
+export { RoutingError, type RoutingErrorCode } from './errors.js';
+export { ConnectionBudget, BudgetError } from '../core/index.js';
+export type { BudgetMemberStats, BudgetStats } from '../core/index.js';

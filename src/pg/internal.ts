@@ -1,0 +1,6 @@
+/**
+ * lifeguard/pg's internal entry, for the layers built on it (src/routing): pieces they share
+ * with the pg Pool without being public API. Everything outside src/pg imports it through
+ * `index.ts` or this file only (enforced by `no-restricted-imports` in eslint.config.js).
+ */
+export { endCalledTwice, usedAfterEnd } from './callers.js';
