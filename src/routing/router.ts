@@ -124,7 +124,7 @@ export abstract class PoolRouter<Hints extends object = object> extends EventEmi
       const routed = this.routeTransaction(options);
       return routed.pool.transaction(fn, routed.query);
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error);
     }
   }
 
