@@ -29,6 +29,8 @@ export interface ResolvedOptions {
   readonly verify: PoolConfig['verify'];
   readonly endTimeoutMillis: number;
   readonly log: ((...messages: unknown[]) => void) | undefined;
+  /** pg.Pool's `Promise` option: the class of the promises handed out, when not the global one. */
+  readonly Promise: PromiseConstructorLike | undefined;
   /** What `pool.options` shows: pg.Pool's shape, credentials non-enumerable. */
   readonly pgOptions: pg.PoolOptions;
   /** Strings to mask in errors and logs. */
@@ -178,15 +180,41 @@ export function resolveOptions(config: PoolConfig | undefined): ResolvedOptions 
   }
   warnUnknownKeys(config);
   const Client = (config.Client ?? pg.Client) as unknown as ClientConstructor;
+  checkHooks(config, Client);
+  const endTimeoutMillis = config.endTimeoutMillis ?? kEndTimeoutMillis;
+  checkNonNegative('endTimeoutMillis', endTimeoutMillis);
+  checkNonNegative('maxLifetimeSeconds', config.maxLifetimeSeconds ?? 0);
+  const core = coreOptions(config);
+  return {
+    Client,
+    clientConfig: clientConfigOf(config),
+    core,
+    setupSql: timeoutStatements(
+      config,
+      'SET',
+      (name, message) => new InvalidOptionError(name, message),
+    ),
+    onConnect: config.onConnect,
+    verify: config.verify,
+    endTimeoutMillis,
+    log: config.log,
+    Promise: promiseClassOf(config),
+    pgOptions: publicOptions(config, core),
+    secrets: secretsOf(config),
+    pipeline: pipelineSettings(config),
+  };
+}
+
+/** The functions the config hands us, checked now rather than when first called. */
+function checkHooks(config: PoolConfig, Client: ClientConstructor): void {
   checkFunction('Client', Client);
   checkFunction('onConnect', config.onConnect, true);
   checkFunction('verify', config.verify, true);
   checkFunction('log', config.log, true);
-  const endTimeoutMillis = config.endTimeoutMillis ?? kEndTimeoutMillis;
-  checkNonNegative('endTimeoutMillis', endTimeoutMillis);
-  checkNonNegative('maxLifetimeSeconds', config.maxLifetimeSeconds ?? 0);
+}
 
-  const core = coreOptions(config);
+/** What each new `pg.Client` is given: the config less the pool's keys, keepalive on. */
+function clientConfigOf(config: PoolConfig): Record<string, unknown> {
   const clientConfig: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
     if (!poolKeys.has(key)) clientConfig[key] = value;
@@ -198,24 +226,19 @@ export function resolveOptions(config: PoolConfig | undefined): ResolvedOptions 
   clientConfig['keepAlive'] = config.keepAlive ?? true;
   clientConfig['keepAliveInitialDelayMillis'] =
     config.keepAliveInitialDelayMillis ?? kKeepAliveInitialDelayMillis;
+  return clientConfig;
+}
 
-  return {
-    Client,
-    clientConfig,
-    core,
-    setupSql: timeoutStatements(
-      config,
-      'SET',
-      (name, message) => new InvalidOptionError(name, message),
-    ),
-    onConnect: config.onConnect,
-    verify: config.verify,
-    endTimeoutMillis,
-    log: config.log,
-    pgOptions: publicOptions(config, core),
-    secrets: secretsOf(config),
-    pipeline: pipelineSettings(config),
-  };
+/**
+ * pg.Pool's `Promise` option: the class of the promises the pool hands out (bluebird, say).
+ * Undefined for the global `Promise`, so that the common case wraps nothing, and for a value
+ * that is not a function, which is ignored.
+ */
+function promiseClassOf(config: PoolConfig): PromiseConstructorLike | undefined {
+  const promiseClass = (config as { Promise?: unknown }).Promise;
+  return typeof promiseClass === 'function' && promiseClass !== Promise
+    ? (promiseClass as PromiseConstructorLike)
+    : undefined;
 }
 
 /**
