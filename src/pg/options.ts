@@ -12,6 +12,7 @@
 import pg from 'pg';
 
 import { InvalidOptionError, type PoolOptions as CorePoolOptions } from '../core/index.js';
+import { secretsOf } from './redact.js';
 import { timeoutStatements } from './timeouts.js';
 import type { CoreOptions, PoolConfig } from './types.js';
 
@@ -318,21 +319,27 @@ function coreOptions(config: PoolConfig): CorePoolOptions {
     // (Raised to a larger base the caller chose, so that setting only the base stays valid.)
     createRetryMaxMillis: Math.max(kPgCreateRetryMaxMillis, config.createRetryBaseMillis ?? 0),
   };
-  // pg.Pool's connectionTimeoutMillis bounds both waiting for a client and opening one; 0
-  // means no limit on waiting (each attempt to open one stays bounded by createTimeoutMillis).
-  const connectionTimeout = config.connectionTimeoutMillis;
-  if (connectionTimeout === 0) {
-    core.acquireTimeoutMillis = Infinity;
-  } else if (connectionTimeout !== undefined) {
-    core.acquireTimeoutMillis = connectionTimeout;
-    core.createTimeoutMillis = connectionTimeout;
-  }
+  applyConnectionTimeout(core, config.connectionTimeoutMillis);
+  // lifeguard's own core options, given by their core names, override what pg's names set.
   for (const key of coreKeys) {
     const value = config[key];
     // Each key carries its own type; TypeScript cannot follow that through the loop.
     if (value !== undefined) (core as Record<string, unknown>)[key] = value;
   }
   return core;
+}
+
+/**
+ * pg.Pool's connectionTimeoutMillis bounds both waiting for a client and opening one; 0 means
+ * no limit on waiting (each attempt to open one stays bounded by createTimeoutMillis).
+ */
+function applyConnectionTimeout(core: CorePoolOptions, timeout: number | undefined): void {
+  if (timeout === 0) {
+    core.acquireTimeoutMillis = Infinity;
+  } else if (timeout !== undefined) {
+    core.acquireTimeoutMillis = timeout;
+    core.createTimeoutMillis = timeout;
+  }
 }
 
 function publicOptions(config: PoolConfig, core: CorePoolOptions): pg.PoolOptions {
@@ -355,30 +362,6 @@ function publicOptions(config: PoolConfig, core: CorePoolOptions): pg.PoolOption
     }
   }
   return Object.freeze(options) as unknown as pg.PoolOptions;
-}
-
-function secretsOf(config: PoolConfig): string[] {
-  const secrets: string[] = [];
-  if (typeof config.password === 'string') secrets.push(config.password);
-  const url = config.connectionString;
-  if (typeof url === 'string' && url !== '') {
-    secrets.push(url);
-    try {
-      const password = new URL(url).password;
-      if (password !== '') secrets.push(password, safeDecode(password));
-    } catch {
-      // Not a URL (a libpq key/value string): the Redactor's patterns cover `password=`.
-    }
-  }
-  return secrets;
-}
-
-function safeDecode(value: string): string {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
-  }
 }
 
 function checkFunction(name: string, value: unknown, optional = false): void {
