@@ -84,31 +84,41 @@ export class PgClientFactory implements Factory<PgConnection> {
     }
   }
 
-  /** A clean close when the connection is healthy (the server logs no "unexpected EOF"). */
-  destroy(connection: PgConnection, reason?: DestroyReason): Promise<void> | void {
+  /**
+   * A clean close when the connection is healthy (the server logs no "unexpected EOF"), a cut
+   * otherwise. However it ends, the connection is marked closed once, in the `finally`: at once
+   * for a cut (before the first `await`, so still inside this call), when pg's `end()` settles
+   * for a clean close.
+   */
+  async destroy(connection: PgConnection, reason?: DestroyReason): Promise<void> {
     connection.markRemoved();
-    if (reason === 'leak') {
-      // Taken from a borrower who may still be using it: cut it off now, mid-query or not.
-      const limit = this.#leakReclaimMillis;
-      connection.revoke(() => new PgClientReclaimedError(limit));
-      connection.kill();
+    try {
+      if (reason === 'leak') {
+        // Taken from a borrower who may still be using it: cut it off now, mid-query or not.
+        const limit = this.#leakReclaimMillis;
+        connection.revoke(() => new PgClientReclaimedError(limit));
+        connection.kill();
+        return;
+      }
+      // A socket still open gets a clean close even after an error (pg.Pool ends such a client
+      // too): the server sees a Terminate, not an unexpected EOF.
+      if (!connection.socketOpen) {
+        connection.kill();
+        return;
+      }
+      await this.#end(connection);
+    } finally {
       connection.markClosed();
-      return;
     }
-    // A socket still open gets a clean close even after an error (pg.Pool ends such a client
-    // too): the server sees a Terminate, not an unexpected EOF.
-    if (!connection.socketOpen) {
-      connection.kill();
-      connection.markClosed();
-      return;
-    }
+  }
+
+  /** pg's `client.end()`, bounded: a black-holed peer never acknowledges the close. */
+  #end(connection: PgConnection): Promise<void> {
     return new Promise<void>((resolve) => {
-      // A black-holed peer never acknowledges the close; do not wait for it forever.
       const timer = setTimeout(() => connection.kill(), this.#closeGraceMillis);
       timer.unref();
       const done = (): void => {
         clearTimeout(timer);
-        connection.markClosed();
         resolve();
       };
       connection.client.end().then(done, done);

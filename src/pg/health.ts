@@ -15,17 +15,30 @@
  * to the next caller. The hung query then fails on the closed socket and is ignored.
  *
  * Only the pool's public surface is used (`connect()`, `stats()`, `waitingCount`, `name`), so
- * this works on any lifeguard/pg pool, and `Pool#health` is one line.
+ * this works on any lifeguard/pg pool, and `Pool#health` is one line. That surface is described
+ * here (`CheckedPool`) rather than imported from pool.ts, which imports this file.
  */
 import type pg from 'pg';
 
-import { HealthChecker, type HealthCheckOptions, type HealthReport } from '../core/index.js';
-import type { Pool } from './pool.js';
+import {
+  HealthChecker,
+  type HealthCheckOptions,
+  type HealthReport,
+  type PoolStats,
+} from '../core/index.js';
 
 /** Options of `pool.health()`: see `HealthCheckOptions` (timeout 5 s by default). */
 export type PgHealthOptions = HealthCheckOptions;
 
-const checkers = new WeakMap<Pool, HealthChecker<pg.PoolClient>>();
+/** What the check uses of a lifeguard/pg `Pool`. */
+export interface CheckedPool {
+  readonly name: string;
+  readonly waitingCount: number;
+  stats(): PoolStats;
+  connect(): Promise<pg.PoolClient>;
+}
+
+const checkers = new WeakMap<CheckedPool, HealthChecker<pg.PoolClient>>();
 
 /**
  * Runs `SELECT 1` on a pooled connection and reports `ok`, `degraded` or `down` with the
@@ -36,7 +49,7 @@ const checkers = new WeakMap<Pool, HealthChecker<pg.PoolClient>>();
  * const report = await checkPgHealth(pool, { timeoutMillis: 2_000 });
  * res.writeHead(report.status === 'down' ? 503 : 200).end(JSON.stringify(report));
  */
-export function checkPgHealth(pool: Pool, options?: PgHealthOptions): Promise<HealthReport> {
+export function checkPgHealth(pool: CheckedPool, options?: PgHealthOptions): Promise<HealthReport> {
   let checker = checkers.get(pool);
   if (checker === undefined) {
     checker = new HealthChecker<pg.PoolClient>({

@@ -12,6 +12,7 @@
 import pg from 'pg';
 
 import { InvalidOptionError, type PoolOptions as CorePoolOptions } from '../core/index.js';
+import { secretsOf } from './redact.js';
 import { timeoutStatements } from './timeouts.js';
 import type { CoreOptions, PoolConfig } from './types.js';
 
@@ -29,6 +30,8 @@ export interface ResolvedOptions {
   readonly verify: PoolConfig['verify'];
   readonly endTimeoutMillis: number;
   readonly log: ((...messages: unknown[]) => void) | undefined;
+  /** pg.Pool's `Promise` option: the class of the promises handed out, when not the global one. */
+  readonly Promise: PromiseConstructorLike | undefined;
   /** What `pool.options` shows: pg.Pool's shape, credentials non-enumerable. */
   readonly pgOptions: pg.PoolOptions;
   /** Strings to mask in errors and logs. */
@@ -179,15 +182,41 @@ export function resolveOptions(config: PoolConfig | undefined): ResolvedOptions 
   }
   warnUnknownKeys(config);
   const Client = (config.Client ?? pg.Client) as unknown as ClientConstructor;
+  checkHooks(config, Client);
+  const endTimeoutMillis = config.endTimeoutMillis ?? kEndTimeoutMillis;
+  checkNonNegative('endTimeoutMillis', endTimeoutMillis);
+  checkNonNegative('maxLifetimeSeconds', config.maxLifetimeSeconds ?? 0);
+  const core = coreOptions(config);
+  return {
+    Client,
+    clientConfig: clientConfigOf(config),
+    core,
+    setupSql: timeoutStatements(
+      config,
+      'SET',
+      (name, message) => new InvalidOptionError(name, message),
+    ),
+    onConnect: config.onConnect,
+    verify: config.verify,
+    endTimeoutMillis,
+    log: config.log,
+    Promise: promiseClassOf(config),
+    pgOptions: publicOptions(config, core),
+    secrets: secretsOf(config),
+    pipeline: pipelineSettings(config),
+  };
+}
+
+/** The functions the config hands us, checked now rather than when first called. */
+function checkHooks(config: PoolConfig, Client: ClientConstructor): void {
   checkFunction('Client', Client);
   checkFunction('onConnect', config.onConnect, true);
   checkFunction('verify', config.verify, true);
   checkFunction('log', config.log, true);
-  const endTimeoutMillis = config.endTimeoutMillis ?? kEndTimeoutMillis;
-  checkNonNegative('endTimeoutMillis', endTimeoutMillis);
-  checkNonNegative('maxLifetimeSeconds', config.maxLifetimeSeconds ?? 0);
+}
 
-  const core = coreOptions(config);
+/** What each new `pg.Client` is given: the config less the pool's keys, keepalive on. */
+function clientConfigOf(config: PoolConfig): Record<string, unknown> {
   const clientConfig: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) {
     if (!poolKeys.has(key)) clientConfig[key] = value;
@@ -199,24 +228,19 @@ export function resolveOptions(config: PoolConfig | undefined): ResolvedOptions 
   clientConfig['keepAlive'] = config.keepAlive ?? true;
   clientConfig['keepAliveInitialDelayMillis'] =
     config.keepAliveInitialDelayMillis ?? kKeepAliveInitialDelayMillis;
+  return clientConfig;
+}
 
-  return {
-    Client,
-    clientConfig,
-    core,
-    setupSql: timeoutStatements(
-      config,
-      'SET',
-      (name, message) => new InvalidOptionError(name, message),
-    ),
-    onConnect: config.onConnect,
-    verify: config.verify,
-    endTimeoutMillis,
-    log: config.log,
-    pgOptions: publicOptions(config, core),
-    secrets: secretsOf(config),
-    pipeline: pipelineSettings(config),
-  };
+/**
+ * pg.Pool's `Promise` option: the class of the promises the pool hands out (bluebird, say).
+ * Undefined for the global `Promise`, so that the common case wraps nothing, and for a value
+ * that is not a function, which is ignored.
+ */
+function promiseClassOf(config: PoolConfig): PromiseConstructorLike | undefined {
+  const promiseClass = (config as { Promise?: unknown }).Promise;
+  return typeof promiseClass === 'function' && promiseClass !== Promise
+    ? (promiseClass as PromiseConstructorLike)
+    : undefined;
 }
 
 /**
@@ -296,21 +320,27 @@ function coreOptions(config: PoolConfig): CorePoolOptions {
     // (Raised to a larger base the caller chose, so that setting only the base stays valid.)
     createRetryMaxMillis: Math.max(kPgCreateRetryMaxMillis, config.createRetryBaseMillis ?? 0),
   };
-  // pg.Pool's connectionTimeoutMillis bounds both waiting for a client and opening one; 0
-  // means no limit on waiting (each attempt to open one stays bounded by createTimeoutMillis).
-  const connectionTimeout = config.connectionTimeoutMillis;
-  if (connectionTimeout === 0) {
-    core.acquireTimeoutMillis = Infinity;
-  } else if (connectionTimeout !== undefined) {
-    core.acquireTimeoutMillis = connectionTimeout;
-    core.createTimeoutMillis = connectionTimeout;
-  }
+  applyConnectionTimeout(core, config.connectionTimeoutMillis);
+  // lifeguard's own core options, given by their core names, override what pg's names set.
   for (const key of coreKeys) {
     const value = config[key];
     // Each key carries its own type; TypeScript cannot follow that through the loop.
     if (value !== undefined) (core as Record<string, unknown>)[key] = value;
   }
   return core;
+}
+
+/**
+ * pg.Pool's connectionTimeoutMillis bounds both waiting for a client and opening one; 0 means
+ * no limit on waiting (each attempt to open one stays bounded by createTimeoutMillis).
+ */
+function applyConnectionTimeout(core: CorePoolOptions, timeout: number | undefined): void {
+  if (timeout === 0) {
+    core.acquireTimeoutMillis = Infinity;
+  } else if (timeout !== undefined) {
+    core.acquireTimeoutMillis = timeout;
+    core.createTimeoutMillis = timeout;
+  }
 }
 
 function publicOptions(config: PoolConfig, core: CorePoolOptions): pg.PoolOptions {
@@ -333,30 +363,6 @@ function publicOptions(config: PoolConfig, core: CorePoolOptions): pg.PoolOption
     }
   }
   return Object.freeze(options) as unknown as pg.PoolOptions;
-}
-
-function secretsOf(config: PoolConfig): string[] {
-  const secrets: string[] = [];
-  if (typeof config.password === 'string') secrets.push(config.password);
-  const url = config.connectionString;
-  if (typeof url === 'string' && url !== '') {
-    secrets.push(url);
-    try {
-      const password = new URL(url).password;
-      if (password !== '') secrets.push(password, safeDecode(password));
-    } catch {
-      // Not a URL (a libpq key/value string): the Redactor's patterns cover `password=`.
-    }
-  }
-  return secrets;
-}
-
-function safeDecode(value: string): string {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
-  }
 }
 
 function checkFunction(name: string, value: unknown, optional = false): void {

@@ -7,6 +7,15 @@ import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 
 import { Pool as CorePool, PoolClosedError, type HealthReport } from '../core/index.js';
+import {
+  callBackConnect,
+  callBackQuery,
+  deferCall,
+  promisedAs,
+  refuseConnect,
+  type ConnectCallback,
+  type QueryCallback,
+} from './callbacks.js';
 import { asPgPoolError, usedAfterEnd } from './callers.js';
 import { Checkout } from './checkout.js';
 import { PgClientFactory } from './client-factory.js';
@@ -15,6 +24,7 @@ import { PooledDispatcher, type Dispatcher, type QueryValues } from './dispatch.
 import { PgInvalidArgumentError, PgTransactionOnPoolError } from './errors.js';
 import { checkPgHealth, type PgHealthOptions } from './health.js';
 import { resolveOptions } from './options.js';
+import { bridgeEvents } from './pool-events.js';
 import { attachPoolLog } from './pool-log.js';
 import { PipelineDispatcher } from './pipeline/dispatcher.js';
 import { lend } from './pooled-client.js';
@@ -33,14 +43,6 @@ import type {
   TransactionOptions,
 } from './types.js';
 
-type ConnectCallback = (
-  err: Error | undefined,
-  client: pg.PoolClient | undefined,
-  done: (release?: Error | boolean) => void,
-) => void;
-type QueryCallback<R> = (err: Error, result: R) => void;
-
-const noop = (): void => {};
 const kEndTwice = 'Called end on pool more than once';
 
 /**
@@ -63,8 +65,6 @@ export class Pool extends EventEmitter {
   readonly #redactor: Redactor;
   readonly #endTimeoutMillis: number;
   readonly #log: ((...messages: unknown[]) => void) | undefined;
-  /** pg events already wired to the core's; wired on first listener, so unused ones cost nothing. */
-  readonly #bridged = new Set<string | symbol>();
   #ending: Promise<void> | undefined;
   /** `pool.query()` calls, for `stats().queries` (a counter bump: free on the hot path). */
   #queries = 0;
@@ -79,11 +79,7 @@ export class Pool extends EventEmitter {
     this.#redactor = new Redactor(resolved.secrets);
     this.#endTimeoutMillis = resolved.endTimeoutMillis;
     this.#log = resolved.log;
-    const promiseClass = (config as { Promise?: unknown } | undefined)?.Promise;
-    this.#Promise =
-      typeof promiseClass === 'function' && promiseClass !== Promise
-        ? (promiseClass as PromiseConstructorLike)
-        : undefined;
+    this.#Promise = resolved.Promise;
     const factory = new PgClientFactory(resolved, this.#redactor, (connection, error) =>
       this.#onIdleFailure(connection, error),
     );
@@ -101,7 +97,7 @@ export class Pool extends EventEmitter {
             exclusive,
             this.#core,
           );
-    this.on('newListener', (event: string | symbol) => this.#bridge(event));
+    bridgeEvents(this, this.#core);
   }
 
   /**
@@ -203,17 +199,13 @@ export class Pool extends EventEmitter {
     if (this.#ending !== undefined) {
       const refused = usedAfterEnd();
       if (callback === undefined) return this.#promised(Promise.reject(refused));
-      // pg.Pool refuses before any checkout, so without a `done`.
-      deferCall(() => callback(refused, undefined, undefined as never));
+      refuseConnect(refused, callback);
       return;
     }
     const checkout = this.#checkout;
     const client = checkout.acquire().then((connection) => lend(connection, checkout));
     if (callback === undefined) return this.#promised(client);
-    client.then(
-      (c) => deferCall(() => callback(undefined, c, (release) => c.release(release))),
-      (error: Error) => deferCall(() => callback(error, undefined, noop)),
-    );
+    callBackConnect(client, callback);
   }
 
   // --- query --------------------------------------------------------------------------------------
@@ -271,11 +263,7 @@ export class Pool extends EventEmitter {
             )
           : this.#dispatcher.dispatch(text as string | QueryConfig, values as QueryValues);
     if (callback === undefined) return this.#promised(result);
-    const cb = callback;
-    result.then(
-      (r) => deferCall(() => cb(undefined as unknown as Error, r)),
-      (error: Error) => deferCall(() => cb(error, undefined as unknown as pg.QueryResult)),
-    );
+    callBackQuery(result, callback);
     return undefined;
   }
 
@@ -343,11 +331,7 @@ export class Pool extends EventEmitter {
 
   /** `promise` as an instance of the `Promise` option's class, when one was given. */
   #promised<T>(promise: Promise<T>): Promise<T> {
-    const PromiseClass = this.#Promise;
-    if (PromiseClass === undefined) return promise;
-    return new PromiseClass<T>((resolve, reject) => {
-      promise.then(resolve, reject);
-    }) as Promise<T>;
+    return promisedAs(this.#Promise, promise);
   }
 
   #nothingOpen(): boolean {
@@ -385,44 +369,6 @@ export class Pool extends EventEmitter {
     this.#core.evict(connection, error);
     if (this.listenerCount('error') > 0) this.emit('error', error, connection.client);
   }
-
-  /** Wires one pg.Pool event to the core's, the first time someone listens to it. */
-  #bridge(event: string | symbol): void {
-    if (this.#bridged.has(event)) return;
-    const core = this.#core;
-    switch (event) {
-      case 'connect':
-        core.on('create', ({ resource }) => this.emit('connect', resource.client));
-        break;
-      case 'acquire':
-        core.on('acquire', ({ resource }) => this.emit('acquire', resource.client));
-        break;
-      case 'release':
-        core.on('release', ({ resource, error }) =>
-          this.emit('release', error ?? resource.releasedWith, resource.client),
-        );
-        break;
-      case 'remove':
-        // When the client has ended, as pg.Pool does; the counts are updated before that.
-        core.on('destroy', ({ resource }) =>
-          resource.whenClosed(() => this.emit('remove', resource.client)),
-        );
-        break;
-      // lifeguard's own: a client held longer than leakDetectionMillis (or reclaimed after
-      // leakReclaimMillis), and the breaker's state.
-      case 'leak':
-        core.on('leak', ({ resource, heldMillis, stack, reclaimed }) =>
-          this.emit('leak', resource.client, { heldMillis, stack, reclaimed }),
-        );
-        break;
-      case 'circuit':
-        core.on('circuit', (change) => this.emit('circuit', change));
-        break;
-      default:
-        return;
-    }
-    this.#bridged.add(event);
-  }
 }
 
 /** The statement text of `query()`'s first argument, for tracing. */
@@ -430,12 +376,4 @@ function queryText(text: unknown): string {
   if (typeof text === 'string') return text;
   const config = text as { text?: unknown } | null | undefined;
   return typeof config?.text === 'string' ? config.text : '';
-}
-
-/**
- * Calls a user callback outside our promise chains, as pg.Pool does: if it throws, that is
- * an uncaught exception in their code, not an unhandled rejection attributed to us.
- */
-function deferCall(fn: () => void): void {
-  process.nextTick(fn);
 }

@@ -4,6 +4,7 @@
  * users' `onConnect` hooks can throw anything. Every error that leaves `lifeguard/pg` from a
  * connection-level path goes through `Redactor.error` first.
  */
+import type { PoolConfig } from './types.js';
 
 const kMask = '***';
 /** `scheme://user:password@` in any text. */
@@ -80,5 +81,33 @@ function assign(target: Record<string, unknown>, key: string, value: string): vo
     Object.defineProperty(target, key, { value, configurable: true, writable: true });
   } catch {
     // frozen: nothing more we can do
+  }
+}
+
+/**
+ * The credentials in a pool's config, to be masked: the password, the connection string, and
+ * the password inside it, as given and URL-decoded.
+ */
+export function secretsOf(config: PoolConfig): string[] {
+  const secrets: string[] = [];
+  if (typeof config.password === 'string') secrets.push(config.password);
+  const url = config.connectionString;
+  if (typeof url === 'string' && url !== '') {
+    secrets.push(url);
+    try {
+      const password = new URL(url).password;
+      if (password !== '') secrets.push(password, safeDecode(password));
+    } catch {
+      // Not a URL (a libpq key/value string): the Redactor's patterns cover `password=`.
+    }
+  }
+  return secrets;
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
   }
 }

@@ -88,47 +88,40 @@ async function attemptOnce<R>(
   try {
     value = await fn(connection.client);
   } catch (error) {
-    const sessionOk = sessionSurvived(connection, error);
-    checkout.release(connection, sessionOk ? undefined : error);
-    if (sessionOk) throw error;
-    throw connectionLost(
-      redactor,
-      explain(error, connection.failure),
-      false,
-      'inside the transaction; nothing was committed',
-    );
+    if (releaseAfter(checkout, connection, error)) throw error;
+    throw lost(redactor, connection, error, false, 'inside the transaction; nothing was committed');
   }
+  await commit(checkout, redactor, connection);
+  return value;
+}
+
+const kBeforeCommit = 'before COMMIT was sent; nothing was committed';
+
+/** COMMIT, then the connection given back, whatever the outcome. */
+async function commit(
+  checkout: Checkout,
+  redactor: Redactor,
+  connection: PgConnection,
+): Promise<void> {
   if (!connection.alive) {
     // Broke after the function's last statement: COMMIT would not even be written.
     const failure = connection.failure ?? new Error('The connection was closed');
     checkout.release(connection, failure);
-    throw connectionLost(redactor, failure, false, 'before COMMIT was sent; nothing was committed');
+    throw connectionLost(redactor, failure, false, kBeforeCommit);
   }
   let command: string;
   try {
     command = (await connection.client.query('COMMIT')).command;
   } catch (error) {
     // A SQL error at COMMIT (serialization failure, deferred constraint): rolled back.
-    if (sessionSurvived(connection, error)) {
-      checkout.release(connection);
-      throw error;
-    }
-    checkout.release(connection, error);
-    const cause = explain(error, connection.failure);
-    if (provesNotSent(error)) {
-      throw connectionLost(redactor, cause, false, 'before COMMIT was sent; nothing was committed');
-    }
-    throw connectionLost(
-      redactor,
-      cause,
-      true,
-      'during COMMIT; the transaction may or may not have committed',
-    );
+    if (releaseAfter(checkout, connection, error)) throw error;
+    if (provesNotSent(error)) throw lost(redactor, connection, error, false, kBeforeCommit);
+    const where = 'during COMMIT; the transaction may or may not have committed';
+    throw lost(redactor, connection, error, true, where);
   }
   checkout.release(connection);
   // COMMIT of a failed transaction succeeds, answering ROLLBACK: fn swallowed an error.
   if (command === 'ROLLBACK') throw new PgTransactionAbortedError();
-  return value;
 }
 
 /**
@@ -142,19 +135,35 @@ async function begin(checkout: Checkout, redactor: Redactor, plan: Plan): Promis
       await connection.client.query(plan.begin);
       return connection;
     } catch (error) {
-      const sessionOk = sessionSurvived(connection, error);
-      checkout.release(connection, sessionOk ? undefined : error);
-      if (sessionOk) throw error;
+      if (releaseAfter(checkout, connection, error)) throw error;
       if (attempt >= 2) {
-        throw connectionLost(
-          redactor,
-          explain(error, connection.failure),
-          false,
-          'at BEGIN, twice; nothing ran',
-        );
+        throw lost(redactor, connection, error, false, 'at BEGIN, twice; nothing ran');
       }
     }
   }
+}
+
+/**
+ * Gives `connection` back after `error` raised under one of our statements, and says whether
+ * its session survived. If it did (a SQL error), it is kept: the release guard rolls back, and
+ * the caller gets `error` unchanged. If not, it is destroyed, and the caller gets `lost(...)`.
+ */
+function releaseAfter(checkout: Checkout, connection: PgConnection, error: unknown): boolean {
+  // Decided before releasing: destroying the connection makes it look dead at once.
+  const survived = sessionSurvived(connection, error);
+  checkout.release(connection, survived ? undefined : error);
+  return survived;
+}
+
+/** The caller's error for `connection`, lost `where` under `error` (after `releaseAfter`). */
+function lost(
+  redactor: Redactor,
+  connection: PgConnection,
+  error: unknown,
+  mayHaveRun: boolean,
+  where: string,
+): Error {
+  return connectionLost(redactor, explain(error, connection.failure), mayHaveRun, where);
 }
 
 function planOf(options: TransactionOptions): Plan {

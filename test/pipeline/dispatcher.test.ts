@@ -1,13 +1,14 @@
 /**
  * The pipelined dispatcher (src/pg/pipeline/dispatcher.ts) against scripted fake pg clients
  * under fake timers: its one wait queue (timeouts, shedding, maxWaiting), `counts()`,
- * `whenIdle()` and `close()`, with and without probation.
+ * `whenIdle()` and `close()`, with and without probation, and a burst of a new slow statement
+ * (the unit counterpart of test/pg/pipeline-isolation.test.ts's, counted write by write).
  */
 import { describe, expect, it, vi } from 'vitest';
 
 import { AcquireTimeoutError, OverloadedError, QueueFullError } from '../../src/core/index.js';
 import { advance, flush, track } from '../core/support/harness.js';
-import { makeRig, useFakePg } from './support/fake-pg.js';
+import { makeRig, useFakePg, type Written } from './support/fake-pg.js';
 
 useFakePg();
 
@@ -160,5 +161,52 @@ describe('close() while probation holds queries', () => {
     await flush();
     const apart = rig.clients.slice(1).flatMap((c) => c.pending.map((w) => w.text));
     expect(apart).toEqual(['SELECT slow']);
+  });
+});
+
+describe('a burst of a new statement', () => {
+  const burst = 'SELECT burst';
+  const isBurst = (w: Written): boolean => w.text === burst;
+  const settings = { isolateSlowQueries: true, slowQueryMillis: 10, depth: 4 } as const;
+
+  it('writes only its first run onto a lane; once that run proves slow, the nine others run apart, several at a time', async () => {
+    const rig = makeRig({ max: 10 }, settings);
+    // Connections open and idle, as a pool under load has them: isolated runs take only those.
+    const open = await Promise.all(Array.from({ length: 10 }, () => rig.checkout.acquire()));
+    for (const connection of open) rig.checkout.release(connection);
+    await flush();
+    const runs = Array.from({ length: 10 }, () => track(rig.query(burst)));
+    await flush();
+    // The first run alone is written; the other nine wait for its verdict.
+    const lane = rig.clients.find((c) => c.writes.some(isBurst))!;
+    expect(rig.clients.flatMap((c) => c.writes.filter(isBurst))).toHaveLength(1);
+    expect(rig.dispatcher.counts().waiting).toBe(9);
+    await advance(50);
+    lane.answer(lane.pending.find(isBurst));
+    await flush();
+    expect(runs[0]!.status).toBe('resolved');
+    // Slow: the nine run apart, each alone on a connection, at most max - 2 at once (two
+    // connections are left for the lanes); the ninth waits for one of them.
+    const apart = rig.clients.filter((c) => c.pending.some(isBurst));
+    expect(apart).toHaveLength(8);
+    for (const client of apart) expect(client.pending).toHaveLength(1);
+    expect(rig.dispatcher.counts().waiting).toBe(1);
+    // A fast query sent meanwhile goes onto a lane with no run of the burst on it.
+    const fast = track(rig.query('SELECT fast'));
+    await flush();
+    const fastLane = rig.clients.find((c) => c.pending.some((w) => w.text === 'SELECT fast'))!;
+    expect(fastLane.pending).toHaveLength(1);
+    fastLane.answer();
+    await flush();
+    expect(fast.status).toBe('resolved');
+  });
+
+  it('the control: without isolation the burst is written onto the lanes at once, stacked', async () => {
+    const rig = makeRig({ max: 10 }, { ...settings, isolateSlowQueries: false });
+    for (let i = 0; i < 10; i++) void rig.query(burst);
+    await flush();
+    const stacked = rig.clients.map((c) => c.pending.filter(isBurst).length);
+    expect(stacked.reduce((a, b) => a + b, 0)).toBe(10);
+    expect(Math.max(...stacked)).toBe(settings.depth);
   });
 });

@@ -5,7 +5,6 @@
 import type pg from 'pg';
 
 import type { QueryInput, QueryValues } from '../dispatch.js';
-import type { Lane } from './lane.js';
 
 /**
  * Where a pipelined query waits. One `WaitQueue` holds them all, so that they share
@@ -36,8 +35,12 @@ export class PipelinedQuery {
   onSettle: ((entry: PipelinedQuery) => void) | undefined = undefined;
   /** Where the router sent it. */
   route: Route = 'lane';
-  /** The lane it is in flight on; undefined while it waits, and once it has left the lane. */
-  lane: Lane | undefined = undefined;
+  /**
+   * The lane it is in flight on; undefined while it waits, and once it has left the lane. Only
+   * lane.ts sets it, and only compares it with itself: typed as any object so that this file
+   * need not import lane.ts, which imports it.
+   */
+  lane: object | undefined = undefined;
   /** When it was written (performance.now()), for the head-of-line check. */
   sentAt = 0;
   /** When it started waiting in the dispatcher's queue, for `acquireTimeoutMillis`. */
