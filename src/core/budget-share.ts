@@ -3,7 +3,7 @@
  * member's state, who is served first, and how many slots one member may hand to another.
  * Ratios are compared by cross-multiplying integers, never as floats, so ties are exact.
  */
-import type { BudgetHooks } from './budget.js';
+import type { BudgetHooks } from './budget-types.js';
 
 /** One member's state, owned by its ConnectionBudget. */
 export interface MemberState {

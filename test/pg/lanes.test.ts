@@ -75,7 +75,9 @@ describe('lanes', () => {
       expect(router.lane('reports').waitingCount).toBe(8);
       // The api lane still gets its two connections, and answers, while every report waits.
       const answers = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => router.query<{ i: number }>('SELECT $1::int AS i', [i])),
+        Array.from({ length: 20 }, (_, i) =>
+          router.query<{ i: number }>('SELECT $1::int AS i', [i]),
+        ),
       );
       expect(answers.map((r) => r.rows[0]!.i)).toEqual(Array.from({ length: 20 }, (_, i) => i));
       expect(await connectionsOf(admin, app)).toBeLessThanOrEqual(6);
