@@ -112,10 +112,10 @@ export abstract class PoolState<T> extends TypedEmitter<PoolEvents<T>> {
    * rest. A resource leaving `idle` is normally the top of the stack (O(1)); `idleDetached`
    * says the caller has already taken it off the stack (the idle sweep, in bulk).
    */
-  protected _move(record: PooledResource<T>, to: ResourceState, idleDetached = false): void {
+  protected _move(record: PooledResource<T>, to: ResourceState, idleDetached?: boolean): void {
     const from = record.state;
     if (from === 'idle') {
-      if (!idleDetached) this._takeOffIdle(record);
+      if (idleDetached !== true) this._takeOffIdle(record);
     } else if (from === 'busy') this._inUse--;
     else if (from === 'validating') this._validating--;
     else if (from === 'resetting') this._resetting--;
@@ -125,7 +125,8 @@ export abstract class PoolState<T> extends TypedEmitter<PoolEvents<T>> {
     else if (to === 'gone') this._all.delete(record.resource);
     else if (to === 'validating') this._validating++;
     else if (to === 'resetting') this._resetting++;
-    if (to === 'idle' || to === 'gone') this._endWatch.check();
+    // Only end() waits on these counts, so only then is it told.
+    if (this._endPromise !== undefined && (to === 'idle' || to === 'gone')) this._endWatch.check();
   }
 
   protected _takeOffIdle(record: PooledResource<T>): void {
