@@ -113,15 +113,25 @@ export abstract class PoolState<T> extends TypedEmitter<PoolEvents<T>> {
    * says the caller has already taken it off the stack (the idle sweep, in bulk).
    */
   protected _move(record: PooledResource<T>, to: ResourceState, idleDetached?: boolean): void {
+    // Kept this small, with the rest out of line, so that V8 inlines it into acquire and
+    // release twice over: busy <-> returning, the most frequent moves, stay here.
     const from = record.state;
+    record.state = to;
+    if (from === 'busy') this._inUse--;
+    else if (from !== 'returning') this._leave(record, from, idleDetached);
+    if (to === 'busy') this._inUse++;
+    else if (to !== 'returning') this._enter(record, to);
+  }
+
+  private _leave(record: PooledResource<T>, from: ResourceState, idleDetached?: boolean): void {
     if (from === 'idle') {
       if (idleDetached !== true) this._takeOffIdle(record);
-    } else if (from === 'busy') this._inUse--;
-    else if (from === 'validating') this._validating--;
+    } else if (from === 'validating') this._validating--;
     else if (from === 'resetting') this._resetting--;
-    record.state = to;
-    if (to === 'busy') this._inUse++;
-    else if (to === 'idle') this._idle.push(record);
+  }
+
+  private _enter(record: PooledResource<T>, to: ResourceState): void {
+    if (to === 'idle') this._idle.push(record);
     else if (to === 'gone') this._all.delete(record.resource);
     else if (to === 'validating') this._validating++;
     else if (to === 'resetting') this._resetting++;
