@@ -168,6 +168,39 @@ describe('the published entry points', () => {
     expect([esm, cjs]).toEqual(['200 true', 'function function']);
   });
 
+  it('exposes lifeguard/routing (budget, lanes, advise), for import and require', async () => {
+    const names = ['ConnectionBudget', 'createLanes', 'advise', 'formatAdvice', 'RoutingError'];
+    const esm = await node([
+      '--input-type=module',
+      '-e',
+      `import * as routing from 'lifeguard/routing';
+       import { Pool } from 'lifeguard';
+       const budget = new routing.ConnectionBudget({ max: 2 });
+       const pool = new Pool({ create: async () => ({}), destroy() {} }, { name: 'a', budget });
+       await pool.use(() => undefined);
+       const used = budget.stats().used;
+       await pool.end();
+       console.log(${JSON.stringify(names)}.map((n) => typeof routing[n]).join(' '), used);`,
+    ]);
+    const cjs = await node([
+      '-e',
+      `const routing = require('lifeguard/routing');
+       console.log(${JSON.stringify(names)}.map((n) => typeof routing[n]).join(' '));`,
+    ]);
+    expect([esm, cjs]).toEqual([
+      'function function function function function 1',
+      'function function function function function',
+    ]);
+  });
+
+  it('ships the lifeguard command, which prints its usage', async () => {
+    const pkg = JSON.parse(
+      await node(['-e', `console.log(JSON.stringify(require('./package.json')))`]),
+    );
+    const out = await node([pkg.bin.lifeguard, 'advise', '--help']);
+    expect(out).toMatch(/Usage: lifeguard advise/);
+  });
+
   it('ships type declarations next to every entry point', async () => {
     const out = await node([
       '-e',
