@@ -62,17 +62,19 @@ export interface WaitCounters {
 }
 
 export class WaitQueue<W extends Waiter> {
-  readonly #bands: FifoQueue<W>[] = [];
+  private readonly _bands: FifoQueue<W>[] = [];
   /** Live waiters per band, and in all. */
-  readonly #live: number[] = [];
-  #total = 0;
-  #timer: NodeJS.Timeout | undefined;
-  readonly #timeoutMillis: number;
-  readonly #maxWaiting: number;
-  readonly #now: Clock;
-  readonly #events: WaitQueueEvents<W>;
-  readonly #overload: OverloadControl;
-  readonly #expire = (): void => this.#expireHeads();
+  private readonly _live: number[] = [];
+  /** `_bands[0]`, the band the core pool uses, without the lookup. */
+  private readonly _band0: FifoQueue<W>;
+  private _total = 0;
+  private _timer: NodeJS.Timeout | undefined;
+  private readonly _timeoutMillis: number;
+  private readonly _maxWaiting: number;
+  private readonly _now: Clock;
+  private readonly _events: WaitQueueEvents<W>;
+  private readonly _overload: OverloadControl;
+  private readonly _expire = (): void => this._expireHeads();
   readonly counters: WaitCounters;
 
   constructor(
@@ -82,29 +84,30 @@ export class WaitQueue<W extends Waiter> {
     counters: WaitCounters = { timeouts: 0, shed: 0, rejectedQueueFull: 0 },
     bands = 1,
   ) {
-    this.#timeoutMillis = options.acquireTimeoutMillis;
-    this.#maxWaiting = options.maxWaiting;
-    this.#now = now;
-    this.#events = events;
-    this.#overload = new OverloadControl(
+    this._timeoutMillis = options.acquireTimeoutMillis;
+    this._maxWaiting = options.maxWaiting;
+    this._now = now;
+    this._events = events;
+    this._overload = new OverloadControl(
       options.overloadTargetMillis,
       options.overloadIntervalMillis,
     );
     this.counters = counters;
     for (let band = 0; band < bands; band++) {
-      this.#bands.push(new FifoQueue<W>());
-      this.#live.push(0);
+      this._bands.push(new FifoQueue<W>());
+      this._live.push(0);
     }
+    this._band0 = this._bands[0]!;
   }
 
   /** Waiters still waiting, in all bands (not those that gave up but are still queued). */
   get size(): number {
-    return this.#total;
+    return this._total;
   }
 
   /** Waiters still waiting in `band`. */
   sizeOf(band: number): number {
-    return this.#live[band]!;
+    return this._live[band]!;
   }
 
   /**
@@ -112,22 +115,22 @@ export class WaitQueue<W extends Waiter> {
    * undefined when there is room.
    */
   full(): QueueFullError | undefined {
-    if (this.#total < this.#maxWaiting) return undefined;
+    if (this._total < this._maxWaiting) return undefined;
     this.counters.rejectedQueueFull++;
-    return new QueueFullError(this.#maxWaiting);
+    return new QueueFullError(this._maxWaiting);
   }
 
   /** Adds `waiter` at the tail of `band`; its deadline runs from its `enqueuedAt`. */
   push(waiter: W, band = 0): void {
-    this.#bands[band]!.push(waiter);
-    this.#total++;
-    if (this.#live[band]!++ === 0 && band === 0) this.#overload.becameBusy(waiter.enqueuedAt);
-    if (this.#timer === undefined) this.#arm();
+    this._bands[band]!.push(waiter);
+    this._total++;
+    if (this._live[band]!++ === 0 && band === 0) this._overload.becameBusy(waiter.enqueuedAt);
+    if (this._timer === undefined) this._arm();
   }
 
   /** The oldest waiter of `band` still waiting, left in place. */
   peek(band = 0): W | undefined {
-    const queue = this.#bands[band]!;
+    const queue = this._bands[band]!;
     let head = queue.peek();
     while (head !== undefined && head.settled === true) {
       queue.shift();
@@ -138,10 +141,22 @@ export class WaitQueue<W extends Waiter> {
 
   /** Removes and returns the oldest waiter of `band` still waiting. */
   next(band = 0): W | undefined {
-    const queue = this.#bands[band]!;
+    const queue = this._bands[band]!;
     for (let waiter = queue.shift(); waiter !== undefined; waiter = queue.shift()) {
       if (waiter.settled !== true) {
-        this.#uncount(band);
+        this._uncount(band);
+        return waiter;
+      }
+    }
+    return undefined;
+  }
+
+  /** `next(0)`, on the hot path of every hand-out: no band lookup, small enough to inline. */
+  private _nextOfBand0(): W | undefined {
+    const queue = this._band0;
+    for (let waiter = queue.shift(); waiter !== undefined; waiter = queue.shift()) {
+      if (waiter.settled !== true) {
+        this._uncount(0);
         return waiter;
       }
     }
@@ -154,8 +169,8 @@ export class WaitQueue<W extends Waiter> {
    * and the next one is tried.
    */
   serve(t: number): W | undefined {
-    const overload = this.#overload;
-    if (!overload.enabled) return this.next();
+    const overload = this._overload;
+    if (!overload.enabled) return this._nextOfBand0();
     for (;;) {
       // Measured before `next()`, which may empty the band and reset its clock.
       const busyFor = overload.busyFor(t);
@@ -164,7 +179,7 @@ export class WaitQueue<W extends Waiter> {
         return waiter;
       }
       this.counters.shed++;
-      this.#events.shed(waiter, t, busyFor);
+      this._events.shed(waiter, t, busyFor);
     }
   }
 
@@ -174,7 +189,7 @@ export class WaitQueue<W extends Waiter> {
    */
   cancel(waiter: W, band = 0): boolean {
     if (waiter.settled === true) return false;
-    this.#uncount(band);
+    this._uncount(band);
     return true;
   }
 
@@ -192,9 +207,9 @@ export class WaitQueue<W extends Waiter> {
 
   /** Removes the waiters of `band` that match, keeping the others in order. Rare: O(n). */
   extract(band: number, matches: (waiter: W) => boolean): W[] {
-    const queue = this.#bands[band]!;
+    const queue = this._bands[band]!;
     const taken: W[] = [];
-    if (this.#live[band] === 0) return taken;
+    if (this._live[band] === 0) return taken;
     const kept: W[] = [];
     for (const waiter of queue.drain()) {
       if (waiter.settled === true) continue;
@@ -202,50 +217,50 @@ export class WaitQueue<W extends Waiter> {
       else kept.push(waiter);
     }
     for (const waiter of kept) queue.push(waiter);
-    for (let i = 0; i < taken.length; i++) this.#uncount(band);
+    for (let i = 0; i < taken.length; i++) this._uncount(band);
     return taken;
   }
 
   /** Stops the timer; the owner then drains what still waits. */
   close(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    clearTimeout(this._timer);
+    this._timer = undefined;
   }
 
-  #uncount(band: number): void {
-    this.#total--;
-    if (--this.#live[band]! === 0 && band === 0) this.#overload.becameEmpty();
+  private _uncount(band: number): void {
+    this._total--;
+    if (--this._live[band]! === 0 && band === 0) this._overload.becameEmpty();
   }
 
   /** Arms the timer for the oldest head's deadline, if it is not armed and anyone waits. */
-  #arm(): void {
-    if (this.#timer !== undefined || this.#timeoutMillis === Infinity) return;
+  private _arm(): void {
+    if (this._timer !== undefined || this._timeoutMillis === Infinity) return;
     let oldest = Infinity;
-    for (let band = 0; band < this.#bands.length; band++) {
+    for (let band = 0; band < this._bands.length; band++) {
       const enqueuedAt = this.peek(band)?.enqueuedAt;
       if (enqueuedAt !== undefined && enqueuedAt < oldest) oldest = enqueuedAt;
     }
     if (oldest === Infinity) return;
-    this.#timer = setTimeout(this.#expire, timerDelay(oldest + this.#timeoutMillis - this.#now()));
-    this.#timer.unref();
+    this._timer = setTimeout(this._expire, timerDelay(oldest + this._timeoutMillis - this._now()));
+    this._timer.unref();
   }
 
-  #expireHeads(): void {
-    this.#timer = undefined;
-    const t = this.#now();
-    const timeout = this.#timeoutMillis;
-    for (let band = 0; band < this.#bands.length; band++) {
-      const queue = this.#bands[band]!;
+  private _expireHeads(): void {
+    this._timer = undefined;
+    const t = this._now();
+    const timeout = this._timeoutMillis;
+    for (let band = 0; band < this._bands.length; band++) {
+      const queue = this._bands[band]!;
       for (let head = this.peek(band); head !== undefined && head.enqueuedAt + timeout <= t;) {
         queue.shift();
         this.counters.timeouts++;
         // Reported before it is uncounted, so that the timeout's counts include it.
-        this.#events.expired(head, t);
-        this.#uncount(band);
+        this._events.expired(head, t);
+        this._uncount(band);
         head = this.peek(band);
       }
     }
-    this.#arm();
-    this.#events.afterExpiry?.();
+    this._arm();
+    this._events.afterExpiry?.();
   }
 }
