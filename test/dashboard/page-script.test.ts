@@ -5,6 +5,8 @@
  * when the state has no budget. The ids it uses are checked against the served HTML, so the
  * fake cannot drift from the page. The browser test covers the real rendering.
  */
+import { runInNewContext } from 'node:vm';
+
 import { describe, expect, it } from 'vitest';
 
 import type { DashboardBudget } from '../../src/dashboard/budget-view.js';
@@ -61,12 +63,7 @@ function runPage(): { byId: Map<string, FakeNode>; send(event: string, data: unk
   }
   const window = { addEventListener() {} };
   const location = { pathname: '/' };
-  new Function('document', 'window', 'location', 'EventSource', kPageScript)(
-    document,
-    window,
-    location,
-    EventSource,
-  );
+  runInNewContext(kPageScript, { document, window, location, EventSource });
   return {
     byId,
     send: (event, data) => listeners.get(event)!({ data: JSON.stringify(data) }),
