@@ -2,8 +2,9 @@
  * The Prometheus exporter: the metrics of a pool, a budget or a router in a prom-client registry.
  *
  * Several pools can share one registry: the metrics are registered once per registry (and
- * prefix) and carry the pool's name as the `pool_name` label. Gauges and counters are read off
- * each pool when the registry is scraped; the duration histograms are fed from pool events.
+ * prefix) and carry the pool's name as the `pool_name` label (a budget's, `budget_name`).
+ * Gauges and counters are read off each pool and budget when the registry is scraped; the
+ * duration histograms are fed from pool events. See prometheus-registry.ts.
  *
  * prom-client is an optional peer dependency, loaded on the first call only, so that
  * `lifeguard/metrics` can be imported by an application that uses OpenTelemetry alone.
