@@ -257,6 +257,28 @@ describe("a router's metrics", () => {
     for (const pool of [one, two, three]) expect(pool.listenerCount('acquire')).toBe(0);
   });
 
+  it('follow a router that starts with no member and no budget (a tenant router)', async () => {
+    const members = new Map<string, Pool<FakeResource>>();
+    const router = stubRouter('tenants', undefined, members);
+    const v = views();
+    const prom = instrumentPrometheus(router, { registry: v.registry });
+    instrumentOpenTelemetry(router, { meterProvider: v.meterProvider });
+    expect(prom.budgetName).toBeUndefined();
+    expect(
+      (await v.read()).prometheus.value('db.client.connection.max', 'tenants.a'),
+    ).toBeUndefined();
+    const tenant = makePool({ name: 'tenants.a', max: 3 }).pool;
+    members.set('a', tenant);
+    for (const [exporter, view] of Object.entries(await v.read())) {
+      const { expected, actual } = againstStats(view, 'tenants.a', tenant.stats());
+      expect(actual, exporter).toEqual(expected);
+    }
+    tenant.release(await tenant.acquire());
+    for (const [exporter, view] of Object.entries(await v.read())) {
+      expect(view.histogram('db.client.connection.use_time', 'tenants.a')?.count, exporter).toBe(1);
+    }
+  });
+
   it('report a budget shared by two routers once, and refuse another budget of its name', async () => {
     const budget = new ConnectionBudget({ max: 4, name: 'shared' });
     const a = stubRouter('a', budget, new Map([['x', makePool({ name: 'a.x', budget }).pool]]));
