@@ -1,8 +1,9 @@
 /**
- * `lifeguard/metrics`: the metrics of a pool, a ConnectionBudget or a router of pools for Prometheus (its Node.js client) and OpenTelemetry
- * (its JavaScript API), named after OpenTelemetry's semantic conventions for database client
- * connection pools. Both libraries are optional peer dependencies, loaded only by the exporter
- * that needs them. See docs/metrics.md.
+ * `lifeguard/metrics`: the metrics of a pool, a ConnectionBudget or a router of pools, for
+ * Prometheus (its Node.js client) and OpenTelemetry (its JavaScript API), named after
+ * OpenTelemetry's semantic conventions for database client connection pools. Both libraries
+ * are optional peer dependencies, loaded only by the exporter that needs them. See
+ * docs/metrics.md.
  */
 export { instrumentPrometheus } from './prometheus.js';
 export type {

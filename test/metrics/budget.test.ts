@@ -6,15 +6,16 @@
  */
 import { Registry } from 'prom-client';
 import { DataPointType } from '@opentelemetry/sdk-metrics';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 
 import { ConnectionBudget, type BudgetStats, type Pool } from '../../src/core/index.js';
 import {
   instrumentOpenTelemetry,
   instrumentPrometheus,
+  type InstrumentableBudget,
   type InstrumentableRouter,
 } from '../../src/metrics/index.js';
-import { createLanes } from '../../src/routing/index.js';
+import { createLanes, type LaneRouter, type PoolRouter } from '../../src/routing/index.js';
 import { ok } from '../core/support/fake-factory.js';
 import { advance, flush, makePool, track, useFakeClock } from '../core/support/harness.js';
 import type { FakeResource } from '../core/support/fake-factory.js';
@@ -338,6 +339,12 @@ describe("a router's metrics", () => {
       expect(view.budget('lifeguard.budget.connection.max', 'clash')).toBeUndefined();
     }
     alone.close();
+  });
+
+  it("fit lifeguard's own budget and routers (types)", () => {
+    expectTypeOf<ConnectionBudget>().toExtend<InstrumentableBudget>();
+    expectTypeOf<PoolRouter>().toExtend<InstrumentableRouter>();
+    expectTypeOf<LaneRouter>().toExtend<InstrumentableRouter>();
   });
 
   it('take a LaneRouter for a router, not for a pool', async () => {
