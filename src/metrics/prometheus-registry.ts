@@ -139,7 +139,12 @@ export class RegistryInstruments {
   /** Starts exporting a budget (once, however many routers share it); returns the stop. */
   attachBudget(budget: InstrumentableBudget): () => void {
     if (this.#claims.claim(budget, 'in this registry')) {
-      if (this.#budgetNames === undefined) this.#budgetNames = this.#registerBudgetMetrics();
+      try {
+        this.#budgetNames ??= this.#registerBudgetMetrics();
+      } catch (error) {
+        this.#claims.release(budget); // a name taken by a metric of someone else's
+        throw error;
+      }
       this.#budgets.add(budget);
     }
     return () => {

@@ -341,6 +341,22 @@ describe("a router's metrics", () => {
     alone.close();
   });
 
+  it("refuse a budget whose metric names are someone else's, and let it in under a prefix", async () => {
+    const budget = new ConnectionBudget({ max: 2, name: 'taken' });
+    const registry = new Registry();
+    registry.registerMetric({ name: 'lifeguard_budget_wanting' } as never);
+    expect(() => instrumentPrometheus(budget, { registry })).toThrow(
+      expect.objectContaining({ code: 'ERR_METRICS_CONFLICT' }),
+    );
+    expect(() => instrumentPrometheus(budget, { registry })).toThrow(
+      expect.objectContaining({ code: 'ERR_METRICS_CONFLICT' }), // not ERR_METRICS_DUPLICATE_BUDGET
+    );
+    const prefixed = instrumentPrometheus(budget, { registry, prefix: 'app_' });
+    expect(registry.getSingleMetric('app_lifeguard_budget_wanting')).toBeDefined();
+    prefixed.close();
+    expect(registry.getSingleMetric('app_lifeguard_budget_wanting')).toBeUndefined();
+  });
+
   it("fit lifeguard's own budget and routers (types)", () => {
     expectTypeOf<ConnectionBudget>().toExtend<InstrumentableBudget>();
     expectTypeOf<PoolRouter>().toExtend<InstrumentableRouter>();
