@@ -345,6 +345,8 @@ describe("a router's metrics", () => {
     const budget = new ConnectionBudget({ max: 2, name: 'taken' });
     const registry = new Registry();
     registry.registerMetric({ name: 'lifeguard_budget_wanting' } as never);
+    // A pool in the registry keeps its instruments alive between the two attempts.
+    instrumentPrometheus(makePool({ name: 'keeps' }).pool, { registry });
     expect(() => instrumentPrometheus(budget, { registry })).toThrow(
       expect.objectContaining({ code: 'ERR_METRICS_CONFLICT' }),
     );
