@@ -3,8 +3,8 @@
  * Server-Sent Events stream. It mounts in node:http (`handler(req, res)`) and as Express/Connect
  * middleware (`app.use('/dashboard', handler)`: anything not ours goes to `next`).
  *
- * What is served: the pool's name, gauges and counters. Never its options or connection
- * string, so credentials cannot leak through it; still, mount it where only operators reach it.
+ * What is served: the pool's name, gauges and counters (and its budget's name, members and
+ * counts). Never its options or connection string, so credentials cannot leak through it; still, mount it where only operators reach it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
@@ -38,8 +38,10 @@ export interface Dashboard {
 }
 
 /**
- * A dashboard for `pool`: a core `Pool` or a `lifeguard/pg` `Pool`. It starts sampling at
- * once (so the charts have history when someone looks) and until `close()`.
+ * A dashboard for `pool`: a core `Pool`, a `lifeguard/pg` `Pool`, or a router of pools
+ * (`lifeguard/routing`), with a section for the ConnectionBudget when the pool joined one or
+ * the router has one. It starts sampling at once (so the charts have history when someone
+ * looks) and until `close()`.
  */
 export function createDashboard(pool: DashboardSource, options: DashboardOptions = {}): Dashboard {
   const { intervalMillis, historySize, path } = dashboardSettingsOf(options);

@@ -1,5 +1,5 @@
 /**
- * `lifeguard/dashboard`: a live web page for a pool. Mount `createDashboard(pool).handler` in
+ * `lifeguard/dashboard`: a live web page for a pool, or a router of pools and their budget. Mount `createDashboard(pool).handler` in
  * node:http or Express, or run `startDashboard(pool)` on a port of its own. See docs/dashboard.md.
  *
  * @example
@@ -16,5 +16,13 @@ export type {
   DashboardState,
   DashboardUpdate,
 } from './sampler.js';
-export type { DashboardSource, DashboardStats, WrappingPool } from './source.js';
+export type {
+  DashboardBudgetSource,
+  DashboardPool,
+  DashboardRouter,
+  DashboardSource,
+  DashboardStats,
+  WrappingPool,
+} from './source.js';
+export type { DashboardBudget, DashboardBudgetMember } from './budget-view.js';
 export type { WaitHistogramSnapshot } from './wait-histogram.js';

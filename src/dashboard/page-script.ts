@@ -154,6 +154,53 @@ export const kPageScript = `
     });
   }
 
+  function cell(row, text, className) {
+    var td = document.createElement('td');
+    if (className) td.className = className;
+    td.textContent = text;
+    row.appendChild(td);
+    return td;
+  }
+  // A member's share of the budget: its used slots as a bar over the budget's max, its min as
+  // a tick (the slots kept for it).
+  function meter(member, max) {
+    var svg = el('svg', { 'class': 'meter', viewBox: '0 0 100 10', preserveAspectRatio: 'none' });
+    var scale = max > 0 ? 100 / max : 0;
+    svg.appendChild(el('rect', { x: 0, y: 0, width: 100, height: 10, 'class': 'room' }));
+    svg.appendChild(el('rect', { x: 0, y: 0, width: Math.min(100, member.used * scale), height: 10, 'class': 'used' }));
+    if (member.min > 0) {
+      var x = Math.min(100, member.min * scale);
+      svg.appendChild(el('line', { x1: x, x2: x, y1: 0, y2: 10, 'class': 'min' }));
+    }
+    svg.appendChild(el('title', {}, member.used + ' of ' + max + ' slots, min ' + member.min + ', max ' + member.max));
+    return svg;
+  }
+  // One row per member; waiting and in use only for members that are pools this page watches.
+  function budgetTable(budget) {
+    var card = $('budget');
+    card.hidden = !budget;
+    if (!budget) return;
+    $('budget-name').textContent = budget.name;
+    $('budget-summary').textContent = fmtInt(budget.used) + ' of ' + fmtInt(budget.max) + ' connections used';
+    var body = $('budget-members');
+    clear(body);
+    $('budget-empty').hidden = budget.members.length > 0;
+    budget.members.forEach(function (m) {
+      var row = document.createElement('tr');
+      row.dataset.wanting = m.wanting > 0 ? 'true' : 'false';
+      cell(row, m.name, 'member');
+      cell(row, '', 'meter-col').appendChild(meter(m, budget.max));
+      cell(row, fmtInt(m.used), 'count');
+      cell(row, fmtInt(m.min), 'count');
+      cell(row, fmtInt(m.max), 'count');
+      cell(row, fmtInt(m.wanting), 'count wanting');
+      cell(row, fmtInt(m.shedding), 'count');
+      cell(row, m.waiting === undefined ? '-' : fmtInt(m.waiting), 'count');
+      cell(row, m.inUse === undefined ? '-' : fmtInt(m.inUse), 'count');
+      body.appendChild(row);
+    });
+  }
+
   function setValue(key, text) {
     var node = $('v-' + key);
     if (node && node.textContent !== text) node.textContent = text;
@@ -185,6 +232,7 @@ export const kPageScript = `
     lineChart($('chart-throughput'), [{ key: 'throughput', color: 'var(--through)' }, { key: 'errorRate', color: 'var(--error)' }], 1);
     histogramChart($('chart-wait'), state.histogram);
     errorsTable(state.errors);
+    budgetTable(state.budget);
     $('samples').textContent = String(received);
     $('updated').textContent = new Date(latest.time).toLocaleTimeString();
   }

@@ -10,6 +10,7 @@ export const kPageStyle = `
   --through: #7a5af8;
 }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body {
   margin: 0; background: var(--bg); color: var(--ink);
   font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
@@ -67,6 +68,14 @@ th { color: var(--muted); font-weight: 500; font-size: 12px; }
 .count { text-align: right; }
 td.code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; color: var(--error); }
 .empty { color: var(--muted); }
+.card h2 .name { color: var(--muted); font-weight: 500; }
+td.member { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+th.meter-col { width: 30%; }
+svg.meter { width: 100%; height: 10px; display: block; }
+svg.meter .room { fill: var(--line); }
+svg.meter .used { fill: var(--inuse); }
+svg.meter .min { stroke: var(--total); stroke-width: 2; }
+tr[data-wanting="true"] td.wanting { color: var(--waiting); font-weight: 600; }
 footer { color: var(--muted); font-size: 12px; padding: 0 24px 20px; max-width: 1400px; margin: 0 auto; }
 @media (max-width: 800px) { .grid { grid-template-columns: 1fr; } }
 `;

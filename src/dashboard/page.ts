@@ -44,6 +44,16 @@ function tile(key: string, label: string): string {
   );
 }
 
+/**
+ * The budget section, hidden until a state with a budget arrives (a router, or a pool that
+ * joined a ConnectionBudget): the script fills its rows.
+ */
+const kBudgetCard = `<figure class="card wide" id="budget" hidden>
+      <h2>Connection budget <span class="name" id="budget-name"></span> <span class="note" id="budget-summary"></span></h2>
+      <table><thead><tr><th>member</th><th class="meter-col">share of the budget</th><th class="count">used</th><th class="count">min</th><th class="count">max</th><th class="count">wanting</th><th class="count">shedding</th><th class="count">waiting</th><th class="count">in use</th></tr></thead><tbody id="budget-members"></tbody></table>
+      <p class="empty" id="budget-empty">No member has joined.</p>
+    </figure>`;
+
 /** The page for the pool called `poolName` (user input: escaped here, `textContent` later). */
 export function renderPage(poolName: string): string {
   const name = escapeHtml(poolName);
@@ -91,6 +101,7 @@ export function renderPage(poolName: string): string {
       <h2>Wait for a connection, in ms <span class="note" id="wait-summary"></span></h2>
       <svg class="chart" id="chart-wait" role="img" aria-label="histogram of wait times"></svg>
     </figure>
+    ${kBudgetCard}
     <figure class="card wide">
       <h2>Errors by code</h2>
       <table><thead><tr><th>code</th><th class="count">count</th></tr></thead><tbody id="errors"></tbody></table>

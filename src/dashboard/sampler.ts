@@ -2,15 +2,20 @@
  * One sampler per dashboard, shared by every browser that watches it: every `intervalMillis` it
  * reads the pool once, turns cumulative counters into rates, keeps the result in a bounded
  * history, and hands one message to each subscriber. Watching costs the pool one `stats()` call
- * per interval and one `acquire` listener, however many tabs are open.
+ * per interval and one `acquire` listener, however many tabs are open (a router: its
+ * `stats()`, its budget's, and one listener per member pool).
  */
 import type { CircuitState } from '../core/index.js';
+import { budgetViewOf, type DashboardBudget } from './budget-view.js';
 import { HistoryRing } from './history-ring.js';
 import {
-  corePoolOf,
+  budgetOf,
+  corePoolsOf,
   errorsOf,
   throughputCounterOf,
   waitingOf,
+  type AnyCorePool,
+  type DashboardBudgetSource,
   type DashboardSource,
   type DashboardStats,
 } from './source.js';
@@ -51,6 +56,11 @@ export interface DashboardState {
   };
   /** Every checkout since the dashboard started, bucketed by its wait. */
   readonly histogram: WaitHistogramSnapshot;
+  /**
+   * The ConnectionBudget the pool (or the router's members) draw on, when there is one: its
+   * max and used, and a row per member. Absent without a budget.
+   */
+  readonly budget?: DashboardBudget;
 }
 
 /** Sent to a browser when it connects. */
@@ -78,6 +88,9 @@ export type UpdateListener = (update: DashboardUpdate) => void;
 export class Sampler {
   readonly intervalMillis: number;
   private readonly _source: DashboardSource;
+  private readonly _budget: DashboardBudgetSource | undefined;
+  /** The core pools whose `acquire` events feed the histogram: a router's change over time. */
+  private readonly _cores = new Set<AnyCorePool>();
   private readonly _history: HistoryRing<DashboardSample>;
   private readonly _histogram = new WaitHistogram();
   private readonly _listeners = new Set<UpdateListener>();
@@ -92,7 +105,8 @@ export class Sampler {
     this._source = source;
     this.intervalMillis = options.intervalMillis;
     this._history = new HistoryRing(options.historySize);
-    corePoolOf(source).on('acquire', this._onAcquire);
+    this._budget = budgetOf(source);
+    this._follow();
     // The first sample is taken now, so that a browser connecting at once has a point to draw.
     const stats = source.stats();
     this._state = this._stateOf(stats);
@@ -140,20 +154,47 @@ export class Sampler {
     if (this._closed) return;
     this._closed = true;
     clearInterval(this._timer);
-    corePoolOf(this._source).off('acquire', this._onAcquire);
+    for (const core of this._cores) core.off('acquire', this._onAcquire);
+    this._cores.clear();
     this._listeners.clear();
   }
 
+  /**
+   * Listens to the core pools watched now. A router may add members after the dashboard
+   * started (lazily, with no event for it): they are found here, at the next sample, and their
+   * checkouts counted from then on.
+   */
+  private _follow(): void {
+    let current: Set<AnyCorePool>;
+    try {
+      current = new Set(corePoolsOf(this._source));
+    } catch {
+      return; // a router mid-teardown: keep the listeners until close()
+    }
+    for (const core of this._cores) {
+      if (current.has(core)) continue;
+      core.off('acquire', this._onAcquire);
+      this._cores.delete(core);
+    }
+    for (const core of current) {
+      if (this._cores.has(core)) continue;
+      core.on('acquire', this._onAcquire);
+      this._cores.add(core);
+    }
+  }
+
   private _tick(): void {
+    this._follow();
     let stats: DashboardStats;
+    let state: DashboardState;
     try {
       stats = this._source.stats();
+      state = this._stateOf(stats);
     } catch {
       // A pool that cannot report this time (a wrapper mid-teardown) is simply not sampled.
       return;
     }
     const at = performance.now();
-    const state = this._stateOf(stats);
     const seconds = (at - this._previous.at) / 1000;
     // Counters only grow; a negative delta means the source was swapped or reset: draw 0.
     const rate = (now: number, before: number): number =>
@@ -194,6 +235,7 @@ export class Sampler {
     const errors = errorsOf(stats);
     const counter = throughputCounterOf(stats);
     const w = stats.waitTime;
+    const budget = this._budget && budgetViewOf(this._budget, this._source, stats);
     return {
       max: stats.max,
       min: stats.min,
@@ -203,6 +245,7 @@ export class Sampler {
       errorsTotal: Object.values(errors).reduce((sum, n) => sum + n, 0),
       waitTime: { count: w.count, mean: w.mean, p50: w.p50, p99: w.p99, max: w.max },
       histogram: this._histogram.snapshot(),
+      ...(budget === undefined ? {} : { budget }),
     };
   }
 }

@@ -1,9 +1,10 @@
 /**
- * What the dashboard watches: a core `Pool`, or anything that wraps one the way `lifeguard/pg`'s
- * `Pool` does (`.core`, `.name`, `.stats()`). Typed structurally so that this module imports
- * nothing from `src/pg/` and a pool of any driver can be shown.
+ * What the dashboard watches: a core `Pool`, anything that wraps one the way `lifeguard/pg`'s
+ * `Pool` does (`.core`, `.name`, `.stats()`), or a router of such pools (`lifeguard/routing`:
+ * `.members()`, `.budget`). Typed structurally so that this module imports nothing from
+ * `src/pg/` or `src/routing/`, and a pool of any driver can be shown.
  */
-import type { Pool as CorePool, PoolStats } from '../core/index.js';
+import type { BudgetStats, Pool as CorePool, PoolStats } from '../core/index.js';
 
 /**
  * `stats()` as the dashboard reads it. `queries` and `errors` are optional: a layer that counts
@@ -29,23 +30,63 @@ export interface WrappingPool {
   readonly waitingCount?: number;
 }
 
+/** A core pool of any resource type (see `WrappingPool.core`). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type DashboardSource = CorePool<any> | WrappingPool;
+export type AnyCorePool = CorePool<any>;
 
-/** The core pool underneath `source`: where the `acquire` events come from. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function corePoolOf(source: DashboardSource): CorePool<any> {
-  return 'core' in source ? source.core : source;
+export type DashboardPool = AnyCorePool | WrappingPool;
+
+/** A ConnectionBudget, as far as the dashboard reads one. */
+export interface DashboardBudgetSource {
+  stats(): BudgetStats;
 }
 
 /**
- * Callers waiting, as the application sees them: the wrapper's own count when it has one (for
- * `lifeguard/pg` this includes queries queued for a pipeline lane, which the core never sees),
- * otherwise the core's queue.
+ * A router of pools, such as `lifeguard/routing`'s lanes: shown as one pool (its `stats()`,
+ * the members' sums), with a row per member of its budget. Members may come and go: they are
+ * read again at every sample.
+ */
+export interface DashboardRouter {
+  readonly name: string;
+  /** The members' sums; `members`, when given, each member's stats by its key in `members()`. */
+  stats(): DashboardStats & { readonly members?: Readonly<Record<string, DashboardStats>> };
+  members(): ReadonlyMap<string, DashboardPool>;
+  readonly budget: DashboardBudgetSource | undefined;
+  /** Callers waiting on every member, as pg.Pool counts them. */
+  readonly waitingCount?: number;
+}
+
+export type DashboardSource = DashboardPool | DashboardRouter;
+
+export function isRouter(source: DashboardSource): source is DashboardRouter {
+  return typeof (source as Partial<DashboardRouter>).members === 'function';
+}
+
+/** The core pool underneath `pool`: where the `acquire` events come from. */
+export function corePoolOf(pool: DashboardPool): AnyCorePool {
+  return 'core' in pool ? pool.core : pool;
+}
+
+/** The core pools the dashboard sees now: the pool's own, or each member's. */
+export function corePoolsOf(source: DashboardSource): AnyCorePool[] {
+  if (!isRouter(source)) return [corePoolOf(source)];
+  return [...source.members().values()].map(corePoolOf);
+}
+
+/** The budget shown: the router's, or the one the pool joined (its `budget` option). */
+export function budgetOf(source: DashboardSource): DashboardBudgetSource | undefined {
+  if (isRouter(source)) return source.budget;
+  return corePoolOf(source).options.budget;
+}
+
+/**
+ * Callers waiting, as the application sees them: the wrapper's (or router's) own count when it
+ * has one (for `lifeguard/pg` this includes queries queued for a pipeline lane, which the core
+ * never sees), otherwise the core's queue.
  */
 export function waitingOf(source: DashboardSource, stats: DashboardStats): number {
-  if ('core' in source && typeof source.waitingCount === 'number') return source.waitingCount;
-  return stats.waiting;
+  if (!('core' in source) && !isRouter(source)) return stats.waiting;
+  return typeof source.waitingCount === 'number' ? source.waitingCount : stats.waiting;
 }
 
 /** The core counters that stand for errors handed to callers, by the code those errors carry. */

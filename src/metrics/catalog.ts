@@ -5,33 +5,41 @@
  * units dropped), and how to read its value from a `PoolReading`.
  *
  * The `db.client.connection.*` metrics follow OpenTelemetry's semantic conventions for database
- * client connection pools; the `lifeguard.pool.*` ones are Lifeguard's own.
+ * client connection pools; the `lifeguard.pool.*` ones are Lifeguard's own, and so are the
+ * `lifeguard.budget.*` ones of a ConnectionBudget, read from `budget.stats()`.
  */
-import type { DestroyReason } from '../core/index.js';
+import type { BudgetStats, DestroyReason } from '../core/index.js';
 import { MetricsError } from './errors.js';
 import { circuitStateValue, type PoolReading } from './source.js';
 
 /**
- * The attributes a point may carry besides the pool name, by logical key. Each exporter
- * spells them its own way (see `otelAttribute` and `promLabel`).
+ * The attributes a point may carry besides the pool (or budget) name, by logical key. Each
+ * exporter spells them its own way (see `otelAttribute` and `promLabel`).
  */
 export interface PointAttributes {
   readonly state?: 'idle' | 'used';
   readonly reason?: DestroyReason;
+  /** A budget member's name: the name of the pool that joined it. */
+  readonly member?: string;
 }
 export type AttributeKey = keyof PointAttributes;
 
 /** The pool's name: `db.client.connection.pool.name` in OpenTelemetry, `pool_name` in Prometheus. */
 export const otelPoolNameAttribute = 'db.client.connection.pool.name';
 export const promPoolNameLabel = 'pool_name';
+/** The budget's name: `lifeguard.budget.name` in OpenTelemetry, `budget_name` in Prometheus. */
+export const otelBudgetNameAttribute = 'lifeguard.budget.name';
+export const promBudgetNameLabel = 'budget_name';
 
 export const otelAttribute: Readonly<Record<AttributeKey, string>> = {
   state: 'db.client.connection.state',
   reason: 'lifeguard.destroy.reason',
+  member: 'lifeguard.budget.member',
 };
 export const promLabel: Readonly<Record<AttributeKey, string>> = {
   state: 'state',
   reason: 'reason',
+  member: 'member',
 };
 
 export interface Point {
@@ -40,18 +48,18 @@ export interface Point {
 }
 
 /**
- * A value read off the pool when metrics are collected. `updowncounter` is OpenTelemetry's
+ * A value read off the pool (or, for `R = BudgetStats`, off a budget) when metrics are collected. `updowncounter` is OpenTelemetry's
  * instrument for a count that goes up and down (a Prometheus gauge); `gauge` is a value that is
  * not a count (the circuit state); `counter` only ever grows.
  */
-export interface ObservedMetric {
+export interface ObservedMetric<R = PoolReading> {
   readonly kind: 'updowncounter' | 'gauge' | 'counter';
   readonly otelName: string;
   readonly promName: string;
   readonly unit: string;
   readonly description: string;
   readonly attributeKeys: readonly AttributeKey[];
-  readonly points: (reading: PoolReading) => readonly Point[];
+  readonly points: (reading: R) => readonly Point[];
 }
 
 /** A duration recorded from a pool event, in seconds. */
@@ -213,6 +221,75 @@ export const observedMetrics: readonly ObservedMetric[] = [
   },
 ];
 
+/** One point per member of the budget, carrying the member's name. */
+function perMember(
+  read: (member: BudgetStats['members'][number]) => number,
+): (stats: BudgetStats) => readonly Point[] {
+  return (stats) => stats.members.map((m) => ({ attributes: { member: m.name }, value: read(m) }));
+}
+
+/**
+ * A ConnectionBudget's metrics, each point carrying the budget's name. Σ used over the members
+ * is the budget's own count of slots taken, so it is not exported separately (a sum over a
+ * metric that also held the total would count it twice).
+ */
+export const budgetMetrics: readonly ObservedMetric<BudgetStats>[] = [
+  {
+    kind: 'updowncounter',
+    otelName: 'lifeguard.budget.connection.max',
+    promName: 'lifeguard_budget_connection_max',
+    unit: '{connection}',
+    description: 'The most connections all members of the budget may hold together',
+    attributeKeys: [],
+    points: (s) => one(s.max),
+  },
+  {
+    kind: 'updowncounter',
+    otelName: 'lifeguard.budget.connection.used',
+    promName: 'lifeguard_budget_connection_used',
+    unit: '{connection}',
+    description: 'Slots a member holds: connections open, being opened, or closing',
+    attributeKeys: ['member'],
+    points: perMember((m) => m.used),
+  },
+  {
+    kind: 'updowncounter',
+    otelName: 'lifeguard.budget.connection.shedding',
+    promName: 'lifeguard_budget_connection_shedding',
+    unit: '{connection}',
+    description: "A member's connections asked to close for another member, not closed yet",
+    attributeKeys: ['member'],
+    points: perMember((m) => m.shedding),
+  },
+  {
+    kind: 'updowncounter',
+    otelName: 'lifeguard.budget.wanting',
+    promName: 'lifeguard_budget_wanting',
+    unit: '{request}',
+    description: 'Callers of a member waiting for a connection the member could not open',
+    attributeKeys: ['member'],
+    points: perMember((m) => m.wanting),
+  },
+  {
+    kind: 'updowncounter',
+    otelName: 'lifeguard.budget.member.min',
+    promName: 'lifeguard_budget_member_min',
+    unit: '{connection}',
+    description: 'Slots the budget keeps free for a member until it holds them (its min)',
+    attributeKeys: ['member'],
+    points: perMember((m) => m.min),
+  },
+  {
+    kind: 'updowncounter',
+    otelName: 'lifeguard.budget.member.max',
+    promName: 'lifeguard_budget_member_max',
+    unit: '{connection}',
+    description: 'The most slots a member may hold (its max)',
+    attributeKeys: ['member'],
+    points: perMember((m) => m.max),
+  },
+];
+
 export const durationHistograms: readonly DurationHistogram[] = [
   {
     otelName: 'db.client.connection.create_time',
@@ -243,7 +320,6 @@ export const defaultDurationBuckets: readonly number[] = [
   0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 ];
 
-/** Checks user-given buckets: finite, positive, strictly increasing. */
 /**
  * Throws unless `buckets` (when given) are usable bucket bounds, in seconds: finite, positive
  * and strictly increasing.

@@ -5,7 +5,7 @@
 import { PoolError } from '../core/index.js';
 
 export type MetricsErrorCode =
-  /** What was passed is neither a lifeguard pool nor something with a pool at `.core`. */
+  /** What was passed is no lifeguard pool (nor has one at `.core`), budget or router. */
   | 'ERR_METRICS_INVALID_POOL'
   /** A bad option: a prefix Prometheus would reject, buckets that are not increasing, ... */
   | 'ERR_METRICS_INVALID_OPTION'
@@ -13,6 +13,8 @@ export type MetricsErrorCode =
   | 'ERR_METRICS_PEER_MISSING'
   /** A pool of this name is already instrumented into this registry (or meter). */
   | 'ERR_METRICS_DUPLICATE_POOL'
+  /** Another budget of this name is already instrumented into this registry (or meter). */
+  | 'ERR_METRICS_DUPLICATE_BUDGET'
   /** The registry already holds a metric of one of our names that we did not register. */
   | 'ERR_METRICS_CONFLICT';
 

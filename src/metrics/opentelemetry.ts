@@ -1,5 +1,6 @@
 /**
- * The OpenTelemetry exporter: the pool's metrics as `@opentelemetry/api` instruments.
+ * The OpenTelemetry exporter: the metrics of a pool, a budget or a router as `@opentelemetry/api`
+ * instruments.
  *
  * Counts and counters are observable instruments, read off the pool in one batch callback when
  * the SDK collects; the duration histograms are recorded from pool events, in seconds. Every
@@ -12,25 +13,27 @@ import { createRequire } from 'node:module';
 import type * as OtelApi from '@opentelemetry/api';
 
 import {
+  budgetMetrics,
   checkBuckets,
   defaultDurationBuckets,
-  durationHistograms,
   observedMetrics,
-  otelAttribute,
+  otelBudgetNameAttribute,
   otelPoolNameAttribute,
-  type ObservedMetric,
-  type PointAttributes,
 } from './catalog.js';
 import { MetricsError } from './errors.js';
-import type {
-  Attributes,
-  BatchObservableResult,
-  Histogram,
-  Observable,
-  OpenTelemetryMeter,
-  OpenTelemetryMeterProvider,
-} from './otel-api.js';
-import { MetricsSource, type DurationEvent, type Instrumentable } from './source.js';
+import type { Attributes, OpenTelemetryMeter, OpenTelemetryMeterProvider } from './otel-api.js';
+import { closer, type BudgetInstrumentation, type RouterInstrumentation } from './handle.js';
+import { claimPoolName, observeReadings, recordDurations } from './opentelemetry-instruments.js';
+import { MetricsSource, type Instrumentable } from './source.js';
+import {
+  BudgetClaims,
+  MemberTracker,
+  isBudget,
+  isRouter,
+  type InstrumentableBudget,
+  type InstrumentableRouter,
+  type InstrumentTarget,
+} from './targets.js';
 
 export type { OpenTelemetryMeter, OpenTelemetryMeterProvider } from './otel-api.js';
 
@@ -46,7 +49,7 @@ export interface OpenTelemetryOptions {
   buckets?: readonly number[];
 }
 
-/** What `instrumentOpenTelemetry` returns. */
+/** What `instrumentOpenTelemetry` returns for a pool. */
 export interface OpenTelemetryInstrumentation {
   /** The pool's name, as `db.client.connection.pool.name` carries it. */
   readonly poolName: string;
@@ -59,44 +62,160 @@ export interface OpenTelemetryInstrumentation {
   [Symbol.dispose](): void;
 }
 
-export const meterName = 'lifeguard';
-
-/** `ValueType.INT`, written out so that the API package is not loaded for an enum. */
-const kInt = 0 satisfies OtelApi.ValueType.INT;
-
-/** Pool names instrumented on each meter: two pools of one name would overwrite each other. */
-const poolsByMeter = new WeakMap<OpenTelemetryMeter, Set<string>>();
+/**
+ * What `instrumentOpenTelemetry` returns for a ConnectionBudget. `close()` stops reporting the
+ * budget, unless a router sharing it is still instrumented on this meter. Idempotent.
+ */
+export type OpenTelemetryBudgetInstrumentation = BudgetInstrumentation;
 
 /**
- * Exports a pool's metrics through OpenTelemetry: `db.client.connection.*` per the semantic
- * conventions for database client connection pools, and Lifeguard's own `lifeguard.pool.*`.
- * Accepts a core pool or a `lifeguard/pg` Pool. See docs/metrics.md.
+ * What `instrumentOpenTelemetry` returns for a router. `close()` stops every member pool as a
+ * pool's `close()` does, then the budget. Idempotent.
+ */
+export type OpenTelemetryRouterInstrumentation = RouterInstrumentation;
+
+export const meterName = 'lifeguard';
+
+/**
+ * Exports metrics through OpenTelemetry. Of a pool (a core pool or a `lifeguard/pg` Pool):
+ * `db.client.connection.*` per the semantic conventions for database client connection pools,
+ * and Lifeguard's own `lifeguard.pool.*`. Of a ConnectionBudget: `lifeguard.budget.*`, by
+ * `lifeguard.budget.name` and `lifeguard.budget.member`. Of a router (`lifeguard/routing`):
+ * every member pool under its own pool name, members added later included, and the budget
+ * they share. See docs/metrics.md.
  *
  * @example
  * const handle = instrumentOpenTelemetry(pool, { meter: metrics.getMeter('my-service') });
  */
 export function instrumentOpenTelemetry(
+  router: InstrumentableRouter,
+  options?: OpenTelemetryOptions,
+): OpenTelemetryRouterInstrumentation;
+export function instrumentOpenTelemetry(
   pool: Instrumentable,
+  options?: OpenTelemetryOptions,
+): OpenTelemetryInstrumentation;
+export function instrumentOpenTelemetry(
+  budget: InstrumentableBudget,
+  options?: OpenTelemetryOptions,
+): OpenTelemetryBudgetInstrumentation;
+export function instrumentOpenTelemetry(
+  target: InstrumentTarget,
   options: OpenTelemetryOptions = {},
-): OpenTelemetryInstrumentation {
-  const source = new MetricsSource(pool);
+):
+  | OpenTelemetryInstrumentation
+  | OpenTelemetryBudgetInstrumentation
+  | OpenTelemetryRouterInstrumentation {
+  const source = isRouter(target) || isBudget(target) ? undefined : new MetricsSource(target);
   checkBuckets(options.buckets);
   const meter =
     options.meter ?? (options.meterProvider ?? globalMeterProvider()).getMeter(meterName);
-  const releaseName = claimPoolName(meter, source.name);
-  const poolAttributes: Attributes = Object.freeze({ [otelPoolNameAttribute]: source.name });
-  const stopObserving = observeReadings(meter, source, poolAttributes);
   const buckets = [...(options.buckets ?? defaultDurationBuckets)];
-  const stopRecording = recordDurations(meter, source, buckets, poolAttributes);
-  let closed = false;
-  const close = (): void => {
-    if (closed) return;
-    closed = true;
-    stopRecording();
-    stopObserving();
-    releaseName();
+  if (source !== undefined) {
+    const { startObserving, stop } = instrumentPool(meter, source, buckets);
+    startObserving();
+    return { poolName: source.name, ...closer(stop) };
+  }
+  if (isRouter(target)) return instrumentRouter(meter, target, buckets);
+  const budget = target as InstrumentableBudget;
+  return { budgetName: budget.name, ...closer(attachBudget(meter, budget)) };
+}
+
+/**
+ * One pool on a meter: its name claimed and its histograms recorded at once; its counts
+ * observed by a callback of its own (`startObserving`), or by its router's.
+ */
+function instrumentPool(
+  meter: OpenTelemetryMeter,
+  source: MetricsSource,
+  buckets: number[],
+): { attributes: Attributes; startObserving: () => void; stop: () => void } {
+  const releaseName = claimPoolName(meter, source.name);
+  const attributes: Attributes = Object.freeze({ [otelPoolNameAttribute]: source.name });
+  const stopRecording = recordDurations(meter, source, buckets, attributes);
+  let stopObserving = (): void => {};
+  return {
+    attributes,
+    startObserving: () => {
+      stopObserving = observeReadings(meter, observedMetrics, () => [[attributes, source.read()]]);
+    },
+    stop: () => {
+      stopRecording();
+      stopObserving();
+      releaseName();
+    },
   };
-  return { poolName: source.name, close, [Symbol.dispose]: close };
+}
+
+/**
+ * A router's members: instrumented as they come (see MemberTracker), and observed by one
+ * callback that follows the members before it reads them, so a pool added since the last
+ * collection is in this one.
+ */
+function instrumentRouter(
+  meter: OpenTelemetryMeter,
+  router: InstrumentableRouter,
+  buckets: number[],
+): OpenTelemetryRouterInstrumentation {
+  const budget = router.budget;
+  const stopBudget = budget === undefined ? undefined : attachBudget(meter, budget);
+  const members = new Map<MetricsSource, Attributes>();
+  const tracker = new MemberTracker(router, (pool) => {
+    const source = new MetricsSource(pool);
+    const member = instrumentPool(meter, source, buckets);
+    members.set(source, member.attributes);
+    return () => {
+      members.delete(source);
+      member.stop();
+    };
+  });
+  try {
+    tracker.start();
+  } catch (error) {
+    stopBudget?.();
+    throw error;
+  }
+  const stopObserving = observeReadings(meter, observedMetrics, () => {
+    tracker.refresh();
+    return [...members].map(([source, attributes]) => [attributes, source.read()] as const);
+  });
+  return {
+    routerName: router.name,
+    budgetName: budget?.name,
+    ...closer(() => {
+      stopObserving();
+      tracker.close();
+      stopBudget?.();
+    }),
+  };
+}
+
+/** Budgets reported on each meter, and the function that stops reporting each. */
+const budgetsByMeter = new WeakMap<
+  OpenTelemetryMeter,
+  { claims: BudgetClaims; stops: Map<InstrumentableBudget, () => void> }
+>();
+
+/** Reports `budget` on `meter` (once, however many routers share it); returns the stop. */
+function attachBudget(meter: OpenTelemetryMeter, budget: InstrumentableBudget): () => void {
+  let held = budgetsByMeter.get(meter);
+  if (held === undefined) {
+    held = { claims: new BudgetClaims(), stops: new Map() };
+    budgetsByMeter.set(meter, held);
+  }
+  const { claims, stops } = held;
+  if (claims.claim(budget, 'on this meter')) {
+    const attributes: Attributes = Object.freeze({ [otelBudgetNameAttribute]: budget.name });
+    stops.set(
+      budget,
+      observeReadings(meter, budgetMetrics, () => [[attributes, budget.stats()]]),
+    );
+  }
+  return () => {
+    if (!claims.release(budget)) return;
+    stops.get(budget)?.();
+    stops.delete(budget);
+  };
 }
 
 function globalMeterProvider(): OpenTelemetryMeterProvider {
@@ -111,104 +230,5 @@ function globalMeterProvider(): OpenTelemetryMeterProvider {
         'or a meter or meterProvider passed in',
       { cause },
     );
-  }
-}
-
-/** Reserves `name` on `meter`, or throws if a pool of that name is instrumented there. */
-function claimPoolName(meter: OpenTelemetryMeter, name: string): () => void {
-  let names = poolsByMeter.get(meter);
-  if (names === undefined) {
-    names = new Set();
-    poolsByMeter.set(meter, names);
-  }
-  if (names.has(name)) {
-    throw new MetricsError(
-      'ERR_METRICS_DUPLICATE_POOL',
-      `A pool named ${JSON.stringify(name)} is already instrumented on this meter; ` +
-        'give each pool its own name (option `name`)',
-    );
-  }
-  names.add(name);
-  const claimed = names;
-  return () => claimed.delete(name);
-}
-
-/**
- * Creates the observable instruments and one batch callback that reads the pool once per
- * collection for all of them. Returns the function that removes the callback.
- */
-function observeReadings(
-  meter: OpenTelemetryMeter,
-  source: MetricsSource,
-  poolAttributes: Attributes,
-): () => void {
-  // Creating an instrument that already exists on the meter returns the same stream, so every
-  // pool on one meter reports into the same metrics, told apart by the pool name attribute.
-  const observed = observedMetrics.map((metric) => ({
-    metric,
-    observable: createObservable(meter, metric),
-  }));
-  const observables = observed.map((o) => o.observable);
-  const callback = (result: BatchObservableResult): void => {
-    const reading = source.read();
-    for (const { metric, observable } of observed) {
-      for (const point of metric.points(reading)) {
-        result.observe(observable, point.value, attributesOf(poolAttributes, point.attributes));
-      }
-    }
-  };
-  meter.addBatchObservableCallback(callback, observables);
-  return () => meter.removeBatchObservableCallback(callback, observables);
-}
-
-/**
- * Creates the duration histograms and records the pool's create, acquire and release events
- * into them. Returns the function that unsubscribes.
- */
-function recordDurations(
-  meter: OpenTelemetryMeter,
-  source: MetricsSource,
-  buckets: number[],
-  poolAttributes: Attributes,
-): () => void {
-  const histograms = new Map<DurationEvent, Histogram>();
-  for (const h of durationHistograms) {
-    histograms.set(
-      h.event,
-      meter.createHistogram(h.otelName, {
-        description: h.description,
-        unit: 's',
-        advice: { explicitBucketBoundaries: buckets },
-      }),
-    );
-  }
-  const recorder = (event: DurationEvent): ((seconds: number) => void) => {
-    const histogram = histograms.get(event)!;
-    return (seconds) => histogram.record(seconds, poolAttributes);
-  };
-  return source.watchDurations({
-    create: recorder('create'),
-    acquire: recorder('acquire'),
-    release: recorder('release'),
-  });
-}
-
-function attributesOf(poolAttributes: Attributes, attributes: PointAttributes): Attributes {
-  if (attributes.state === undefined && attributes.reason === undefined) return poolAttributes;
-  const result: Attributes = { ...poolAttributes };
-  if (attributes.state !== undefined) result[otelAttribute.state] = attributes.state;
-  if (attributes.reason !== undefined) result[otelAttribute.reason] = attributes.reason;
-  return result;
-}
-
-function createObservable(meter: OpenTelemetryMeter, metric: ObservedMetric): Observable {
-  const options = { description: metric.description, unit: metric.unit, valueType: kInt };
-  switch (metric.kind) {
-    case 'counter':
-      return meter.createObservableCounter(metric.otelName, options);
-    case 'updowncounter':
-      return meter.createObservableUpDownCounter(metric.otelName, options);
-    case 'gauge':
-      return meter.createObservableGauge(metric.otelName, options);
   }
 }

@@ -1,9 +1,10 @@
 /**
- * The Prometheus exporter: the pool's metrics in a prom-client registry.
+ * The Prometheus exporter: the metrics of a pool, a budget or a router in a prom-client registry.
  *
  * Several pools can share one registry: the metrics are registered once per registry (and
- * prefix) and carry the pool's name as the `pool_name` label. Gauges and counters are read off
- * each pool when the registry is scraped; the duration histograms are fed from pool events.
+ * prefix) and carry the pool's name as the `pool_name` label (a budget's, `budget_name`).
+ * Gauges and counters are read off each pool and budget when the registry is scraped; the
+ * duration histograms are fed from pool events. See prometheus-registry.ts.
  *
  * prom-client is an optional peer dependency, loaded on the first call only, so that
  * `lifeguard/metrics` can be imported by an application that uses OpenTelemetry alone.
@@ -11,26 +12,24 @@
 import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
 
-import {
-  checkBuckets,
-  defaultDurationBuckets,
-  durationHistograms,
-  observedMetrics,
-  promLabel,
-  promPoolNameLabel,
-  type ObservedMetric,
-  type PointAttributes,
-} from './catalog.js';
+import { checkBuckets, defaultDurationBuckets } from './catalog.js';
 import { MetricsError } from './errors.js';
 import {
-  MetricsSource,
-  type DurationEvent,
-  type Instrumentable,
-  type PoolReading,
-} from './source.js';
-
-type PromClientModule = typeof PromClient;
-type Labels = Record<string, string>;
+  closer,
+  type BudgetInstrumentation,
+  type Closable,
+  type RouterInstrumentation,
+} from './handle.js';
+import { RegistryInstruments, type PromClientModule } from './prometheus-registry.js';
+import { MetricsSource, type Instrumentable } from './source.js';
+import {
+  MemberTracker,
+  isBudget,
+  isRouter,
+  type InstrumentableBudget,
+  type InstrumentableRouter,
+  type InstrumentTarget,
+} from './targets.js';
 
 /**
  * A `Registry` of the Prometheus client, as far as `instrumentPrometheus` uses one. Declared here,
@@ -53,7 +52,7 @@ export interface PrometheusOptions {
   buckets?: readonly number[];
 }
 
-/** What `instrumentPrometheus` returns. */
+/** What `instrumentPrometheus` returns for a pool. */
 export interface PrometheusInstrumentation {
   /** The pool's name, as the `pool_name` label carries it. */
   readonly poolName: string;
@@ -64,6 +63,19 @@ export interface PrometheusInstrumentation {
   close(): void;
   [Symbol.dispose](): void;
 }
+
+/**
+ * What `instrumentPrometheus` returns for a ConnectionBudget. `close()` stops exporting the
+ * budget, unless a router sharing it is still instrumented into this registry: the last one
+ * removes its series. Idempotent.
+ */
+export type PrometheusBudgetInstrumentation = BudgetInstrumentation;
+
+/**
+ * What `instrumentPrometheus` returns for a router. `close()` stops every member pool as a
+ * pool's `close()` does, then the budget. Idempotent.
+ */
+export type PrometheusRouterInstrumentation = RouterInstrumentation;
 
 let promClient: PromClientModule | undefined;
 
@@ -84,144 +96,6 @@ function loadPromClient(): PromClientModule {
 
 const kValidPrefix = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
-function labelsOf(poolName: string, attributes: PointAttributes): Labels {
-  const labels: Labels = { [promPoolNameLabel]: poolName };
-  if (attributes.state !== undefined) labels[promLabel.state] = attributes.state;
-  if (attributes.reason !== undefined) labels[promLabel.reason] = attributes.reason;
-  return labels;
-}
-
-/** The metrics of one registry and prefix, shared by every pool instrumented into it. */
-class RegistryInstruments {
-  readonly #registry: PromClient.Registry;
-  readonly #names: string[] = [];
-  readonly #histograms = new Map<DurationEvent, PromClient.Histogram>();
-  readonly #pools = new Map<string, MetricsSource>();
-  readonly buckets: readonly number[];
-  /**
-   * Readings of every pool for the scrape in progress. prom-client calls every metric's collect
-   * in one synchronous pass, so a cache cleared on the next microtask gives each scrape one
-   * reading per pool: the metrics of one scrape agree with each other.
-   */
-  #readings: Map<MetricsSource, PoolReading> | undefined;
-
-  constructor(
-    prom: PromClientModule,
-    registry: PromClient.Registry,
-    prefix: string,
-    buckets: readonly number[],
-  ) {
-    this.#registry = registry;
-    this.buckets = buckets;
-    const names = [
-      ...observedMetrics.map((m) => prefix + m.promName),
-      ...durationHistograms.map((h) => prefix + h.promName),
-    ];
-    const taken = names.find((name) => registry.getSingleMetric(name) !== undefined);
-    if (taken !== undefined) {
-      throw new MetricsError(
-        'ERR_METRICS_CONFLICT',
-        `The registry already has a metric named ${taken} that lifeguard did not register`,
-      );
-    }
-    for (const metric of observedMetrics) this.#observe(prom, prefix + metric.promName, metric);
-    for (const histogram of durationHistograms) {
-      const name = prefix + histogram.promName;
-      this.#names.push(name);
-      this.#histograms.set(
-        histogram.event,
-        new prom.Histogram({
-          name,
-          help: histogram.description,
-          labelNames: [promPoolNameLabel],
-          buckets: [...buckets],
-          registers: [registry],
-        }),
-      );
-    }
-  }
-
-  get empty(): boolean {
-    return this.#pools.size === 0;
-  }
-
-  /** Starts exporting one pool; returns the function that stops it. */
-  attach(source: MetricsSource): () => void {
-    if (this.#pools.has(source.name)) {
-      throw new MetricsError(
-        'ERR_METRICS_DUPLICATE_POOL',
-        `A pool named ${JSON.stringify(source.name)} is already instrumented in this registry; ` +
-          'give each pool its own name (option `name`)',
-      );
-    }
-    this.#pools.set(source.name, source);
-    const labels = { [promPoolNameLabel]: source.name };
-    const observer = (event: DurationEvent): ((seconds: number) => void) => {
-      const histogram = this.#histograms.get(event)!;
-      histogram.zero(labels); // a pool that has not created or acquired yet still shows 0s
-      const child = histogram.labels(labels);
-      return (seconds) => child.observe(seconds);
-    };
-    const unsubscribe = source.watchDurations({
-      create: observer('create'),
-      acquire: observer('acquire'),
-      release: observer('release'),
-    });
-    return () => {
-      unsubscribe();
-      this.#pools.delete(source.name);
-      for (const histogram of this.#histograms.values()) histogram.remove(labels);
-    };
-  }
-
-  /** Takes the metrics out of the registry, once no pool uses them. */
-  unregister(): void {
-    for (const name of this.#names) this.#registry.removeSingleMetric(name);
-  }
-
-  #observe(prom: PromClientModule, name: string, metric: ObservedMetric): void {
-    this.#names.push(name);
-    const labelNames = [promPoolNameLabel, ...metric.attributeKeys.map((key) => promLabel[key])];
-    // Read the pools into the metric at scrape time: a gauge is set, a counter is reset and
-    // brought to the pool's cumulative count (prom-client counters only go up by increments).
-    const fill = (write: (labels: Labels, value: number) => void): void => {
-      for (const [source, reading] of this.#read()) {
-        for (const point of metric.points(reading)) {
-          write(labelsOf(source.name, point.attributes), point.value);
-        }
-      }
-    };
-    const common = { name, help: metric.description, labelNames, registers: [this.#registry] };
-    if (metric.kind === 'counter') {
-      new prom.Counter({
-        ...common,
-        collect(this: PromClient.Counter) {
-          this.reset();
-          fill((labels, value) => this.inc(labels, value));
-        },
-      });
-    } else {
-      new prom.Gauge({
-        ...common,
-        collect(this: PromClient.Gauge) {
-          this.reset();
-          fill((labels, value) => this.set(labels, value));
-        },
-      });
-    }
-  }
-
-  #read(): Map<MetricsSource, PoolReading> {
-    if (this.#readings === undefined) {
-      const readings = new Map<MetricsSource, PoolReading>();
-      for (const source of this.#pools.values()) readings.set(source, source.read());
-      this.#readings = readings;
-      queueMicrotask(() => (this.#readings = undefined));
-    }
-    return this.#readings;
-  }
-}
-
 /** One set of instruments per registry and prefix; gone with the registry. */
 const instrumentsByRegistry = new WeakMap<PromClient.Registry, Map<string, RegistryInstruments>>();
 
@@ -229,22 +103,11 @@ function sameBuckets(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
-/**
- * Exports a pool's metrics to a Prometheus client registry: the OpenTelemetry database connection
- * pool metrics under their Prometheus names (`db_client_connection_count{pool_name,state}`,
- * `db_client_connection_wait_time_seconds`, ...) and Lifeguard's own (`lifeguard_pool_*`).
- * Accepts a core pool or a `lifeguard/pg` Pool. See docs/metrics.md.
- *
- * @example
- * const registry = new Registry();
- * const metrics = instrumentPrometheus(pool, { registry });
- * app.get('/metrics', async (_req, res) => res.type(registry.contentType).send(await registry.metrics()));
- */
-export function instrumentPrometheus(
-  pool: Instrumentable,
-  options: PrometheusOptions = {},
-): PrometheusInstrumentation {
-  const source = new MetricsSource(pool);
+/** A registry's shared instruments for `options`, and the call that drops them once unused. */
+function instrumentsFor(options: PrometheusOptions): {
+  instruments: RegistryInstruments;
+  done: () => void;
+} {
   const prefix = options.prefix ?? '';
   if (prefix !== '' && !kValidPrefix.test(prefix)) {
     throw new MetricsError(
@@ -263,12 +126,8 @@ export function instrumentPrometheus(
   }
   let instruments = byPrefix.get(prefix);
   if (instruments === undefined) {
-    instruments = new RegistryInstruments(
-      prom,
-      registry,
-      prefix,
-      options.buckets ?? defaultDurationBuckets,
-    );
+    const buckets = options.buckets ?? defaultDurationBuckets;
+    instruments = new RegistryInstruments(prom, registry, prefix, buckets);
     byPrefix.set(prefix, instruments);
   } else if (options.buckets !== undefined && !sameBuckets(options.buckets, instruments.buckets)) {
     throw new MetricsError(
@@ -276,18 +135,96 @@ export function instrumentPrometheus(
       'buckets differ from those of the pools already instrumented in this registry',
     );
   }
-  const detach = instruments.attach(source);
   const shared = instruments;
   const sharedByPrefix = byPrefix;
-  let closed = false;
-  const close = (): void => {
-    if (closed) return;
-    closed = true;
-    detach();
-    if (shared.empty) {
-      shared.unregister();
-      sharedByPrefix.delete(prefix);
-    }
+  return {
+    instruments,
+    done: () => {
+      if (shared.empty && sharedByPrefix.get(prefix) === shared) sharedByPrefix.delete(prefix);
+    },
   };
-  return { poolName: source.name, close, [Symbol.dispose]: close };
+}
+
+/** Undoes `undo` (in that order) if `step` throws, then rethrows. */
+function orUndo<T>(step: () => T, ...undo: (() => void)[]): T {
+  try {
+    return step();
+  } catch (error) {
+    for (const u of undo) u();
+    throw error;
+  }
+}
+
+/**
+ * Exports metrics to a Prometheus client registry. Of a pool (a core pool or a `lifeguard/pg`
+ * Pool): the OpenTelemetry database connection pool metrics under their Prometheus names
+ * (`db_client_connection_count{pool_name,state}`, `db_client_connection_wait_time_seconds`,
+ * ...) and Lifeguard's own (`lifeguard_pool_*`). Of a ConnectionBudget: `lifeguard_budget_*`,
+ * by `budget_name` and `member`. Of a router (`lifeguard/routing`): every member pool, under
+ * its own `pool_name`, members added later included, and the budget they share. See
+ * docs/metrics.md.
+ *
+ * @example
+ * const registry = new Registry();
+ * const metrics = instrumentPrometheus(pool, { registry });
+ * app.get('/metrics', async (_req, res) => res.type(registry.contentType).send(await registry.metrics()));
+ */
+export function instrumentPrometheus(
+  router: InstrumentableRouter,
+  options?: PrometheusOptions,
+): PrometheusRouterInstrumentation;
+export function instrumentPrometheus(
+  pool: Instrumentable,
+  options?: PrometheusOptions,
+): PrometheusInstrumentation;
+export function instrumentPrometheus(
+  budget: InstrumentableBudget,
+  options?: PrometheusOptions,
+): PrometheusBudgetInstrumentation;
+export function instrumentPrometheus(
+  target: InstrumentTarget,
+  options: PrometheusOptions = {},
+): PrometheusInstrumentation | PrometheusBudgetInstrumentation | PrometheusRouterInstrumentation {
+  if (isRouter(target)) return instrumentRouter(target, options);
+  if (isBudget(target)) {
+    return { budgetName: target.name, ...attachTo(options, (i) => i.attachBudget(target)) };
+  }
+  const source = new MetricsSource(target);
+  return { poolName: source.name, ...attachTo(options, (i) => i.attach(source)) };
+}
+
+/** Attaches one pool or budget to the registry's instruments; closing detaches it. */
+function attachTo(
+  options: PrometheusOptions,
+  attach: (instruments: RegistryInstruments) => () => void,
+): Closable {
+  const { instruments, done } = instrumentsFor(options);
+  const detach = orUndo(() => attach(instruments), done);
+  return closer(() => {
+    detach();
+    done();
+  });
+}
+
+function instrumentRouter(
+  router: InstrumentableRouter,
+  options: PrometheusOptions,
+): PrometheusRouterInstrumentation {
+  const { instruments, done } = instrumentsFor(options);
+  const budget = router.budget;
+  const detachBudget = orUndo(() => budget && instruments.attachBudget(budget), done);
+  const undoBudget = (): void => detachBudget?.();
+  const tracker = new MemberTracker(router, (pool) => instruments.attach(new MetricsSource(pool)));
+  const unfollow = instruments.follow(tracker);
+  orUndo(() => tracker.start(), unfollow, undoBudget, done);
+  return {
+    routerName: router.name,
+    budgetName: budget?.name,
+    ...closer(() => {
+      tracker.close();
+      unfollow();
+      undoBudget();
+      done();
+    }),
+  };
 }

@@ -88,7 +88,8 @@ export class MetricsSource {
     if (!isCorePool(inner)) {
       throw new MetricsError(
         'ERR_METRICS_INVALID_POOL',
-        'Expected a lifeguard Pool, or a pool that exposes one as `.core` (such as lifeguard/pg)',
+        'Expected a lifeguard Pool, a pool that exposes one as `.core` (such as lifeguard/pg), ' +
+          'a ConnectionBudget or a router of pools',
       );
     }
     this.core = inner;

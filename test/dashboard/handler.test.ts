@@ -17,7 +17,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { Pool } from '../../src/core/index.js';
+import { ConnectionBudget, Pool } from '../../src/core/index.js';
 import {
   DashboardError,
   createDashboard,
@@ -235,6 +235,33 @@ describe('the event stream', () => {
     const after = await get(`${base}/events`);
     expect(after.statusCode).toBe(503);
     await body(after);
+  });
+
+  it("streams a budget's rows for a pool that joined one", async () => {
+    const budget = new ConnectionBudget({ max: 3, name: 'shared' });
+    const pool = new Pool<object>(
+      { create: async () => ({}), destroy() {} },
+      { max: 2, name: 'member', budget },
+    );
+    cleanups.push(() => pool.end());
+    const held = await pool.acquire();
+    cleanups.push(() => pool.release(held));
+    const { base } = await mounted({}, pool);
+    const response = await get(`${base}/events`);
+    cleanups.push(() => response.destroy());
+    const events = new EventReader(response);
+    await events.next(); // retry
+    const snapshot = await events.nextEvent<DashboardSnapshot>();
+    expect(snapshot.data.state.budget).toEqual({
+      name: 'shared',
+      max: 3,
+      used: 1,
+      members: [
+        { name: 'member', min: 0, max: 2, used: 1, wanting: 0, shedding: 0, waiting: 0, inUse: 1 },
+      ],
+    });
+    const update = await events.nextEvent<DashboardUpdate>();
+    expect(update.data.state.budget).toEqual(snapshot.data.state.budget);
   });
 });
 

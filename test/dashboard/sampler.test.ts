@@ -5,10 +5,16 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import { Pool, type PoolStats } from '../../src/core/index.js';
+import { ConnectionBudget, Pool, type PoolStats } from '../../src/core/index.js';
 import { HistoryRing } from '../../src/dashboard/history-ring.js';
 import { Sampler, type DashboardUpdate } from '../../src/dashboard/sampler.js';
-import type { DashboardStats, WrappingPool } from '../../src/dashboard/source.js';
+import type {
+  DashboardRouter,
+  DashboardSource,
+  DashboardStats,
+  WrappingPool,
+} from '../../src/dashboard/source.js';
+import { createLanes } from '../../src/routing/index.js';
 import { bucketOf, kWaitBucketBounds } from '../../src/dashboard/wait-histogram.js';
 
 const pools: Pool<object>[] = [];
@@ -31,7 +37,7 @@ function corePool(max = 2): Pool<object> {
   return pool;
 }
 
-function sampler(source: Pool<object> | WrappingPool, intervalMillis = 1000, historySize = 10) {
+function sampler(source: DashboardSource, intervalMillis = 1000, historySize = 10) {
   const s = new Sampler(source, { intervalMillis, historySize });
   samplers.push(s);
   return s;
@@ -230,5 +236,151 @@ describe('HistoryRing', () => {
   it('rejects a capacity that is not a positive integer', () => {
     expect(() => new HistoryRing(0)).toThrow(RangeError);
     expect(() => new HistoryRing(1.5)).toThrow(RangeError);
+  });
+});
+
+describe('the budget section', () => {
+  function budgetPool(name: string, budget: ConnectionBudget, min = 0, max = 2): Pool<object> {
+    const pool = new Pool<object>(
+      { create: async () => ({}), destroy() {} },
+      { name, min, max, budget, warmMin: false },
+    );
+    pools.push(pool);
+    return pool;
+  }
+
+  /** The budget's own account of each member, as the rows should show it. */
+  function rowsFrom(budget: ConnectionBudget): Record<string, unknown>[] {
+    return budget.stats().members.map((m) => ({ ...m }));
+  }
+
+  it('is absent for a pool without a budget', () => {
+    const s = sampler(corePool());
+    expect(s.snapshot().state.budget).toBeUndefined();
+    expect(JSON.stringify(s.snapshot())).not.toContain('budget');
+  });
+
+  it("shows the pool's budget, with a row per member and the pool's own figures in its row", async () => {
+    const budget = new ConnectionBudget({ max: 2, name: 'shared' });
+    const one = budgetPool('one', budget);
+    const two = budgetPool('two', budget);
+    const s = sampler(one);
+    const updates = collect(s);
+    const held = [await one.acquire(), await one.acquire()];
+    const waiting = two.acquire(); // the budget is full: two waits for a slot
+    await Promise.resolve();
+    vi.advanceTimersByTime(1000);
+    const view = updates[0]!.state.budget!;
+    expect(view).toMatchObject({ name: 'shared', max: 2, used: 2 });
+    const [rowOne, rowTwo] = rowsFrom(budget);
+    expect(rowTwo).toMatchObject({ name: 'two', used: 0, wanting: 1 });
+    expect(view.members).toEqual([
+      { ...rowOne, waiting: 0, inUse: 2 },
+      rowTwo, // not a pool this dashboard watches: the budget's figures only
+    ]);
+    one.release(held[0]!);
+    one.release(held[1]!);
+    await waiting.then((r) => two.release(r));
+  });
+
+  /** A router over core pools, as the dashboard sees one. */
+  function router(budget: ConnectionBudget, members: Map<string, Pool<object>>): DashboardRouter {
+    return {
+      name: 'router',
+      budget,
+      members: () => members,
+      stats: () => {
+        const each = Object.fromEntries([...members].map(([key, pool]) => [key, pool.stats()]));
+        const all = Object.values(each);
+        return { ...all[0]!, inUse: all.reduce((n, st) => n + st.inUse, 0), members: each };
+      },
+    };
+  }
+
+  it("of a router: every member's row, members added later, and their checkouts", async () => {
+    const budget = new ConnectionBudget({ max: 4, name: 'routed' });
+    const a = budgetPool('r.a', budget);
+    const b = budgetPool('r.b', budget, 1);
+    const members = new Map([
+      ['a', a],
+      ['b', b],
+    ]);
+    const s = sampler(router(budget, members));
+    const updates = collect(s);
+    const fromA = await a.acquire();
+    b.release(await b.acquire());
+    vi.advanceTimersByTime(1000);
+    expect(s.snapshot().state.histogram.total).toBe(2);
+    const [rowA, rowB] = rowsFrom(budget);
+    expect(updates[0]!.state.budget!.members).toEqual([
+      { ...rowA, waiting: 0, inUse: 1 },
+      { ...rowB, waiting: 0, inUse: 0 },
+    ]);
+    expect(updates[0]!.state).toMatchObject({ budget: { used: 2, max: 4 } });
+
+    // Added after the dashboard started: found at the next sample, counted from then on.
+    const c = budgetPool('r.c', budget);
+    members.set('c', c);
+    vi.advanceTimersByTime(1000);
+    const fromC = await c.acquire();
+    expect(s.snapshot().state.histogram.total).toBe(3);
+    vi.advanceTimersByTime(1000);
+    expect(updates[2]!.state.budget!.members.find((m) => m.name === 'r.c')).toMatchObject({
+      used: 1,
+      inUse: 1,
+      waiting: 0,
+    });
+
+    // Dropped by the router: no longer listened to.
+    members.delete('a');
+    vi.advanceTimersByTime(1000);
+    expect(a.listenerCount('acquire')).toBe(0);
+    expect(updates[3]!.state.budget!.members.find((m) => m.name === 'r.a')).not.toHaveProperty(
+      'inUse',
+    );
+    s.close();
+    for (const pool of [a, b, c]) expect(pool.listenerCount('acquire')).toBe(0);
+    a.release(fromA);
+    c.release(fromC);
+  });
+
+  it('takes a LaneRouter, with its budget and one row per lane', () => {
+    // Nothing connects: the lanes' pools open connections only when used.
+    const lanes = createLanes({
+      connectionString: 'postgres://nobody@127.0.0.1:1/none',
+      budget: 5,
+      lanes: { api: { min: 2, max: 4, warmMin: false }, reports: { max: 1 } },
+    });
+    const s = sampler(lanes);
+    expect(s.snapshot().name).toBe('lanes');
+    expect(s.snapshot().state.budget).toEqual({
+      name: 'lanes',
+      max: 5,
+      used: 0,
+      members: [
+        {
+          name: 'lanes.api',
+          min: 2,
+          max: 4,
+          used: 0,
+          wanting: 0,
+          shedding: 0,
+          waiting: 0,
+          inUse: 0,
+        },
+        {
+          name: 'lanes.reports',
+          min: 0,
+          max: 1,
+          used: 0,
+          wanting: 0,
+          shedding: 0,
+          waiting: 0,
+          inUse: 0,
+        },
+      ],
+    });
+    s.close();
+    return lanes.end();
   });
 });

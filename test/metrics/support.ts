@@ -8,7 +8,7 @@ import { MeterProvider, MetricReader, DataPointType } from '@opentelemetry/sdk-m
 import type { Histogram as OtelHistogram, MetricData } from '@opentelemetry/sdk-metrics';
 import type { Registry } from 'prom-client';
 
-import type { PoolStats } from '../../src/core/index.js';
+import type { BudgetStats, PoolStats } from '../../src/core/index.js';
 
 /** The logical attributes a point can have. */
 export interface Attrs {
@@ -27,6 +27,8 @@ export interface Exported {
   /** A counter's, gauge's or up-down counter's value, undefined when there is no such point. */
   value(otelName: string, pool: string, attrs?: Attrs): number | undefined;
   histogram(otelName: string, pool: string): HistogramReading | undefined;
+  /** A budget metric's value for the budget (and member, for the per-member ones). */
+  budget(otelName: string, budget: string, member?: string): number | undefined;
   /** Every metric name exported (in that exporter's spelling). */
   names(): string[];
 }
@@ -52,6 +54,24 @@ export const promNames: Record<string, string> = {
   'lifeguard.pool.queue_full_rejections': 'lifeguard_pool_queue_full_rejections_total',
 };
 
+/** The same for a budget's metrics. */
+export const budgetPromNames: Record<string, string> = {
+  'lifeguard.budget.connection.max': 'lifeguard_budget_connection_max',
+  'lifeguard.budget.connection.used': 'lifeguard_budget_connection_used',
+  'lifeguard.budget.connection.shedding': 'lifeguard_budget_connection_shedding',
+  'lifeguard.budget.wanting': 'lifeguard_budget_wanting',
+  'lifeguard.budget.member.min': 'lifeguard_budget_member_min',
+  'lifeguard.budget.member.max': 'lifeguard_budget_member_max',
+};
+
+/** Labels (or attributes) have exactly the wanted keys, with the wanted values. */
+function matches(labels: Record<string, unknown>, wanted: Record<string, unknown>): boolean {
+  return (
+    Object.keys(labels).length === Object.keys(wanted).length &&
+    Object.entries(wanted).every(([k, v]) => labels[k] === v)
+  );
+}
+
 export const histogramNames = [
   'db.client.connection.create_time',
   'db.client.connection.wait_time',
@@ -61,10 +81,13 @@ export const histogramNames = [
 export async function readPrometheus(registry: Registry, prefix = ''): Promise<Exported> {
   const metrics = await registry.getMetricsAsJSON();
   const byName = new Map(metrics.map((m) => [m.name, m]));
-  const matches = (labels: Record<string, unknown>, wanted: Record<string, unknown>): boolean =>
-    Object.keys(labels).length === Object.keys(wanted).length &&
-    Object.entries(wanted).every(([k, v]) => labels[k] === v);
   return {
+    budget(otelName, budget, member) {
+      const metric = byName.get(prefix + budgetPromNames[otelName]!);
+      const wanted =
+        member === undefined ? { budget_name: budget } : { budget_name: budget, member };
+      return metric?.values.find((v) => matches(v.labels, wanted))?.value;
+    },
     value(otelName, pool, attrs = {}) {
       const metric = byName.get(prefix + promNames[otelName]!);
       const wanted = { pool_name: pool, ...attrs };
@@ -124,14 +147,16 @@ export async function readOpenTelemetry(
   const find = (otelName: string, pool: string, attrs: Attrs) => {
     const wanted = toOtel(pool, attrs);
     const metric = byName.get(otelName);
-    return metric?.dataPoints.find(
-      (p) =>
-        Object.keys(p.attributes).length === Object.keys(wanted).length &&
-        Object.entries(wanted).every(([k, v]) => p.attributes[k] === v),
-    );
+    return metric?.dataPoints.find((p) => matches(p.attributes, wanted));
   };
   return {
     metrics,
+    budget(otelName, budget, member) {
+      const wanted: Record<string, string> = { 'lifeguard.budget.name': budget };
+      if (member !== undefined) wanted['lifeguard.budget.member'] = member;
+      const point = byName.get(otelName)?.dataPoints.find((p) => matches(p.attributes, wanted));
+      return point?.value as number | undefined;
+    },
     value(otelName, pool, attrs = {}) {
       const metric = byName.get(otelName);
       if (metric?.dataPointType === DataPointType.HISTOGRAM)
@@ -206,4 +231,21 @@ export function againstStats(
     expected,
     actual: expected.map(([name, attrs]) => [name, attrs, exported.value(name, pool, attrs)]),
   };
+}
+
+/**
+ * What every budget metric should read, straight from the budget's own `stats()`: one point
+ * for its max, and one per member of each per-member metric, as [name, member, value].
+ */
+export function expectedFromBudget(stats: BudgetStats): [string, string | undefined, number][] {
+  return [
+    ['lifeguard.budget.connection.max', undefined, stats.max],
+    ...stats.members.flatMap((m): [string, string | undefined, number][] => [
+      ['lifeguard.budget.connection.used', m.name, m.used],
+      ['lifeguard.budget.connection.shedding', m.name, m.shedding],
+      ['lifeguard.budget.wanting', m.name, m.wanting],
+      ['lifeguard.budget.member.min', m.name, m.min],
+      ['lifeguard.budget.member.max', m.name, m.max],
+    ]),
+  ];
 }
