@@ -160,10 +160,11 @@ export class ReplicaRouter extends PoolRouter<ReplicaOption> {
     if (this.ending) return Promise.reject(usedAfterEnd());
     try {
       const { replica, after, ...rest } = options ?? {};
+      const token = tokenOf(after, this.#scopes.token());
       const run = (pool: Pool): Promise<R> => pool.transaction(fn, rest);
       if (rest.readOnly !== true) return this.#write(run, false);
       if (!(replica ?? this.#settings.reads === 'replica')) return run(this.#primary.pool);
-      return this.#reads.run(tokenOf(after, this.#scopes.token()), run, false);
+      return this.#reads.run(token, run, false);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -238,12 +239,13 @@ export class ReplicaRouter extends PoolRouter<ReplicaOption> {
       query = rest;
       hints = { ...(replica !== undefined && { replica }), ...(after !== undefined && { after }) };
     }
+    const token = tokenOf(hints.after, this.#scopes.token()); // a bad token fails anywhere
     const sql = typeof query === 'string' ? query : query.text;
     const exec = (pool: Pool): Promise<pg.QueryResult> =>
       pool.query(query as pg.QueryConfig, values as unknown[] | undefined);
     if (typeof sql !== 'string' || !isReadOnlySql(sql)) return this.#write(exec, true);
     if (!(hints.replica ?? this.#settings.reads === 'replica')) return exec(this.#primary.pool);
-    return this.#reads.run(tokenOf(hints.after, this.#scopes.token()), exec, true);
+    return this.#reads.run(token, exec, true);
   }
 
   /**
