@@ -18,13 +18,21 @@ import pg from 'pg';
 
 import {
   embeddedBinDir,
+  externalDatabaseUrl,
   findFreePort,
   postgresUserIds,
+  startEmbeddedDatabase,
   type EmbeddedDatabase,
 } from '../../scripts/lib/database.js';
-import { startOwnDatabase } from './own-database.js';
 
-export { serverControlUnavailable } from './own-database.js';
+/**
+ * Why these servers cannot be built here (as own-database.ts says it, without importing it:
+ * bench/replicas.ts uses this file outside Vitest).
+ */
+export const serverControlUnavailable: string | undefined =
+  externalDatabaseUrl() === undefined
+    ? undefined
+    : 'DATABASE_URL / PG* point to an external database: the replica tests need embedded servers they can build, stop and promote';
 
 export interface Replica {
   readonly url: string;
@@ -49,7 +57,8 @@ const kSlot = (i: number): string => `lifeguard_replica_${i}`;
 
 /** A primary and `count` streaming replicas, each replaying the primary's WAL. */
 export async function startReplicaSet(count = 1): Promise<ReplicaSet> {
-  const primary = await startOwnDatabase();
+  if (serverControlUnavailable !== undefined) throw new Error(serverControlUnavailable);
+  const primary = await startEmbeddedDatabase();
   const replicas: Replica[] = [];
   try {
     await withClient(primary.url, async (client) => {
