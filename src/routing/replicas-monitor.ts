@@ -48,6 +48,7 @@ export class LagMonitor {
   #timer: NodeJS.Timeout | undefined;
   #round: Promise<void> | undefined;
   #stopped = false;
+  readonly #unanswered = new Set<Member>();
   /** The primary's last reported position: still the best estimate while it is down. */
   #primaryLsn: bigint | undefined;
 
@@ -130,12 +131,17 @@ export class LagMonitor {
   }
 
   async #sample(member: Member): Promise<ReplicaSample | undefined> {
+    // A check that outlived its timeout still holds a place in the pool's queue: do not pile
+    // another on a hung server; count the round as failed instead.
+    if (this.#unanswered.has(member)) return undefined;
+    const query = member.pool.query<ReplicaRow>(kReplicaCheck);
+    this.#unanswered.add(member);
+    void query.then(
+      () => this.#unanswered.delete(member),
+      () => this.#unanswered.delete(member),
+    );
     try {
-      const { rows } = await withTimeout(
-        member.pool.query<ReplicaRow>(kReplicaCheck),
-        this.#timeoutMillis,
-        'replica check',
-      );
+      const { rows } = await withTimeout(query, this.#timeoutMillis, 'replica check');
       const row = rows[0]!;
       return {
         inRecovery: row.recovery,

@@ -5,6 +5,7 @@
  * a crashed replica is routed around and readmitted; roles are re-detected after a 25006 and
  * after a promotion. "Which server answered" is always `pg_is_in_recovery()` in the answer.
  */
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import {
@@ -102,6 +103,19 @@ describe.skipIf(kSkip !== undefined)('read replicas (real streaming replica)', (
     expect(await inTransaction({ readOnly: true, replica: true })).toBe('replica');
     expect(await inTransaction({ readOnly: true })).toBe('primary');
     expect(await inTransaction({ replica: true })).toBe('primary');
+    // A Submittable goes to the primary unless it carries the hint itself.
+    const submitted = (replica?: boolean): Promise<boolean> =>
+      new Promise((resolve, reject) => {
+        const query = new pg.Query('SELECT pg_is_in_recovery() AS r');
+        if (replica !== undefined) Object.assign(query, { replica });
+        let r = false;
+        query.on('row', (row: { r: boolean }) => (r = row.r));
+        query.on('end', () => resolve(r));
+        query.on('error', reject);
+        db.query(query);
+      });
+    expect(await submitted(true)).toBe(true);
+    expect(await submitted()).toBe(false);
     const client = await db.connect();
     try {
       expect((await client.query('SELECT pg_is_in_recovery() AS r')).rows[0].r).toBe(false);
