@@ -19,7 +19,7 @@ import {
   untilStreaming,
   type ReplicaSet,
 } from '../support/replica.js';
-import { adminClient, tableName, until } from './helpers.js';
+import { adminClient, tableName, until, untilRunning } from './helpers.js';
 
 const kSkip = serverControlUnavailable;
 
@@ -197,6 +197,40 @@ describe.skipIf(kSkip !== undefined)('read replicas (real streaming replica)', (
     });
     await until(async () => (await read(4, { after: token })).rows[0]!.r, 10_000);
     expect((await read(4, { after: token })).rows[0]).toEqual({ r: true, n: 1 });
+  });
+
+  it('retries a read cancelled by a recovery conflict (40001) on the primary', async () => {
+    const standby = await adminClient(replicaUrl());
+    await standby.query('ALTER SYSTEM SET max_standby_streaming_delay = 0');
+    await standby.query('SELECT pg_reload_conf()');
+    try {
+      // Rounds only when the test asks: the suspected replica stays out for the test to see.
+      const db = router({ monitorIntervalMillis: 600_000 });
+      const conflicted = tableName('conflict');
+      const primary = await adminClient(set.primary.url);
+      await primary.query(`CREATE TABLE ${conflicted} AS SELECT i FROM generate_series(1, 1000) i`);
+      await db.withConsistency(async () => {
+        await db.query(`INSERT INTO ${conflicted} VALUES (0)`);
+        await db.query({ text: `SELECT 1 FROM ${conflicted} LIMIT 1`, replica: true });
+      });
+      await until(
+        async () =>
+          (await standby.query(`SELECT to_regclass('${conflicted}') AS t`)).rows[0].t !== null,
+      );
+      await untilState(db, 'in');
+      const text = `SELECT pg_is_in_recovery() AS r, (SELECT count(*)::int FROM ${conflicted}) AS n FROM pg_sleep(2)`;
+      const read = db.query<{ r: boolean; n: number }>({ text, replica: true });
+      await untilRunning(text, replicaUrl());
+      // Vacuum removes rows the standby query's snapshot still sees: replaying that cancels it.
+      await primary.query(`DELETE FROM ${conflicted}`);
+      await primary.query(`VACUUM ${conflicted}`);
+      const { rows } = await read;
+      expect(rows[0]).toEqual({ r: false, n: 0 }); // answered again, by the primary
+      expect(db.stats().replicas['db.replica-0']).toMatchObject({ reason: 'failing' });
+    } finally {
+      await standby.query('ALTER SYSTEM RESET max_standby_streaming_delay');
+      await standby.query('SELECT pg_reload_conf()');
+    }
   });
 
   it('routes around a crashed replica (degraded health) and readmits it after restart', async () => {
