@@ -65,22 +65,40 @@ async function throughput(db: ReplicaRouter): Promise<number> {
   return Math.round((answers * 1000) / durationMillis);
 }
 
-async function staleReads(db: ReplicaRouter, table: string, withToken: boolean): Promise<number> {
+interface StaleCount {
+  stale: string;
+  servedByReplica: number;
+  meanMillisPerWriteAndRead: number;
+}
+
+async function staleReads(
+  db: ReplicaRouter,
+  table: string,
+  withToken: boolean,
+): Promise<StaleCount> {
   let stale = 0;
+  let byReplica = 0;
+  const startedAt = performance.now();
   for (let i = 0; i < staleRounds; i++) {
     const id = (withToken ? 1_000_000 : 0) + i;
     const once = async (): Promise<void> => {
       await db.query(`INSERT INTO ${table} VALUES ($1)`, [id]);
-      const { rows } = await db.query<{ n: number }>({
-        text: `SELECT count(*)::int AS n FROM ${table} WHERE id = $1`,
+      const { rows } = await db.query<{ n: number; r: boolean }>({
+        text: `SELECT count(*)::int AS n, pg_is_in_recovery() AS r FROM ${table} WHERE id = $1`,
         values: [id],
         replica: true,
       });
       if (rows[0]!.n === 0) stale++;
+      if (rows[0]!.r) byReplica++;
     };
     await (withToken ? db.withConsistency(once) : once());
   }
-  return stale;
+  const mean = (performance.now() - startedAt) / staleRounds;
+  return {
+    stale: `${stale}/${staleRounds}`,
+    servedByReplica: byReplica,
+    meanMillisPerWriteAndRead: Math.round(mean * 100) / 100,
+  };
 }
 
 async function until(condition: () => boolean): Promise<number> {
@@ -137,8 +155,8 @@ try {
   }
   const db = router(set, 'primary', 'stale');
   await until(() => Object.values(db.stats().replicas).every((r) => r.state === 'in'));
-  results['staleReadsWithoutToken'] = `${await staleReads(db, table, false)}/${staleRounds}`;
-  results['staleReadsWithToken'] = `${await staleReads(db, table, true)}/${staleRounds}`;
+  results['staleReadsWithoutToken'] = await staleReads(db, table, false);
+  results['staleReadsWithToken'] = await staleReads(db, table, true);
   await db.end();
   results['deadReplica'] = await deadReplica(set);
   console.log(JSON.stringify(results, null, 2));

@@ -62,6 +62,11 @@ export async function startReplicaSet(count = 1): Promise<ReplicaSet> {
   const replicas: Replica[] = [];
   try {
     await withClient(primary.url, async (client) => {
+      // The embedded server acknowledges commits before writing their WAL (fast tests), which
+      // would hold every change back from the replicas for up to wal_writer_delay: not the
+      // replication lag anyone runs with. It stays off the disk anyway (fsync=off). Per
+      // database, since the server's command line (-c synchronous_commit=off) beats ALTER SYSTEM.
+      await client.query('ALTER DATABASE postgres SET synchronous_commit = on');
       for (let i = 0; i < count; i++) {
         await client.query('SELECT pg_create_physical_replication_slot($1, true)', [kSlot(i)]);
       }
