@@ -85,12 +85,18 @@ export class Member implements Choosable {
     this.failures = 0;
   }
 
-  /** A check or a read failed: out until a probe after `delayMillis` (from `now`) passes. */
+  /**
+   * A check or a read failed: out until a probe after `delayMillis` (from `now`) passes. Its
+   * replay position is forgotten: a standby restarted after a crash replays again from its
+   * last restartpoint, so it may be behind where it was, and a token read must not trust the
+   * old position.
+   */
   failed(now: number, delayMillis: number): void {
     this.state = 'out';
     this.reason = 'failing';
     this.failures++;
     this.nextProbeAt = now + delayMillis;
+    this.replayLsn = undefined;
   }
 
   /** Whether the monitor should check it now (failing members wait for their backoff). */

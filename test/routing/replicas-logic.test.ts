@@ -306,6 +306,23 @@ describe('read path', () => {
   });
 });
 
+describe('member state', () => {
+  it('forgets the replay position of a member that failed (it may replay again from behind)', () => {
+    const member = new Member('r.replica-0', fakePool());
+    member.sawReplay(lsn('0/20'));
+    member.sawReplay(lsn('0/10'));
+    expect(member.replayLsn).toBe(lsn('0/20'));
+    member.failed(1_000, 500);
+    expect(member).toMatchObject({ state: 'out', reason: 'failing', failures: 1 });
+    expect(member.replayLsn).toBeUndefined();
+    expect(member.dueForCheck(1_499)).toBe(false);
+    expect(member.dueForCheck(1_500)).toBe(true);
+    member.sawReplay(lsn('0/8'));
+    member.judged({ usable: true, reason: undefined, lagBytes: 0, lagMillis: 0 });
+    expect(member.stats()).toMatchObject({ state: 'in', failures: 0, replayLsn: '0/8' });
+  });
+});
+
 describe('role detection', () => {
   const m = (name: string): Member => new Member(name, fakePool());
 
