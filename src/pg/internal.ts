@@ -4,3 +4,6 @@
  * `index.ts` or this file only (enforced by `no-restricted-imports` in eslint.config.js).
  */
 export { endCalledTwice, usedAfterEnd } from './callers.js';
+export { callBackQuery, type QueryCallback } from './callbacks.js';
+export { errnoOf, sqlStateOf } from './classify.js';
+export { isSubmittable } from './submit.js';

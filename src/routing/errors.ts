@@ -7,6 +7,8 @@ export type RoutingErrorCode =
   | 'ERR_ROUTING_UNKNOWN_ROUTE'
   /** A read needed a replica (`fallback: 'fail'`) and none was usable. */
   | 'ERR_ROUTING_NO_REPLICA'
+  /** A read-your-writes token (`{ after }`, `withConsistency`) is not a WAL position. */
+  | 'ERR_ROUTING_INVALID_TOKEN'
   /** A tenant could not get a pool: the budget is full and no idle tenant pool can be closed. */
   | 'ERR_ROUTING_BUDGET_EXHAUSTED';
 

@@ -89,14 +89,22 @@ export abstract class PoolRouter<Hints extends object = object> extends EventEmi
   readonly query: RoutedQuery<Hints> = ((text: unknown, ...rest: unknown[]) => {
     const refused = this.#refusal();
     if (refused !== undefined) return this.#refuse(refused, text, rest);
-    let routed: Routed<unknown>;
     try {
-      routed = this.routeQuery(text);
+      return this.dispatchQuery(text, rest);
     } catch (error) {
       return this.#refuse(error as Error, text, rest); // an unknown lane, say: as pg would fail
     }
-    return (routed.pool.query as (...args: unknown[]) => unknown)(routed.query, ...rest);
   }) as RoutedQuery<Hints>;
+
+  /**
+   * Runs one `query()` call (`text` its first argument, `rest` the others, a callback
+   * included) and returns what `query()` returns. By default: the member `routeQuery` picks
+   * runs it. Routers that act on the answer (retry elsewhere, record a position) override it.
+   */
+  protected dispatchQuery(text: unknown, rest: unknown[]): unknown {
+    const routed = this.routeQuery(text);
+    return (routed.pool.query as (...args: unknown[]) => unknown)(routed.query, ...rest);
+  }
 
   connect(): Promise<pg.PoolClient>;
   connect(callback: (err: Error | undefined, client?: pg.PoolClient, done?: unknown) => void): void;
