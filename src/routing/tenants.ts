@@ -1,0 +1,332 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+
+import { ConnectionBudget } from '../core/index.js';
+import { Pool, type PoolConfig, type TransactionOptions } from '../pg/index.js';
+import { RoutingError } from './errors.js';
+import { PoolRouter, type RouteTarget, type Routed } from './router.js';
+import { DeferredTarget, TenantHandle } from './tenants-handle.js';
+import { TenantRegistry, type TenantEntry } from './tenants-registry.js';
+import { tenantResetSql, tenantSetupSql } from './tenants-session.js';
+import type {
+  TenantInfo,
+  TenantOption,
+  TenantRouterStats,
+  TenantSettings,
+  TenantsConfig,
+} from './tenants-types.js';
+
+const kDefaultPerTenantMax = 5;
+const kDefaultIdleCloseMillis = 60_000;
+/** The sweep runs this many times per `idleCloseMillis`, within these bounds (ms). */
+const kSweepsPerIdleClose = 4;
+const kSweepMinMillis = 10;
+const kSweepMaxMillis = 5_000;
+
+type SharedConfig = Omit<
+  TenantsConfig,
+  'resolve' | 'budget' | 'perTenant' | 'idleCloseMillis' | 'overflow' | 'name'
+>;
+
+/**
+ * Tenants: one pool per tenant (its own database, login, or role and schema), opened on first
+ * use and closed when idle, all under one connection budget, so that thousands of tenants can
+ * share a server that takes a few dozen connections. When the budget is full, the least
+ * recently used idle tenant pool is closed for a tenant that needs a connection. No session
+ * state crosses tenants (each has its own connections) or users of one tenant: every
+ * connection is reset on release (`DISCARD ALL`'s steps) and its tenant's role and
+ * `search_path` are set again, in one round trip.
+ *
+ * A call names its tenant with `{ tenant }` in a query config or transaction options, through
+ * `router.tenant(key)`, or by running inside `router.withTenant(key, fn)`; a call with no
+ * tenant fails with `ERR_ROUTING_UNKNOWN_ROUTE`.
+ *
+ * @example
+ * const db = createTenants({
+ *   connectionString: process.env.DATABASE_URL,
+ *   budget: 20,
+ *   resolve: (key) => ({ role: `tenant_${key}`, searchPath: [`tenant_${key}`, 'public'] }),
+ * });
+ * await db.tenant('acme').query('SELECT * FROM orders');
+ * await db.query({ text: 'SELECT 1', tenant: 'acme' });
+ * await db.withTenant('acme', () => db.query('SELECT 1'));
+ */
+export function createTenants(config: TenantsConfig): TenantRouter {
+  return new TenantRouter(config);
+}
+
+export class TenantRouter extends PoolRouter<TenantOption> {
+  readonly #registry: TenantRegistry<Pool>;
+  readonly #current = new AsyncLocalStorage<string>();
+  readonly #resolve: TenantsConfig['resolve'];
+  readonly #shared: SharedConfig;
+  readonly #max: number;
+  readonly #min: number;
+  readonly #idleCloseMillis: number;
+  readonly #overflow: 'wait' | 'fail';
+  readonly #sweep: NodeJS.Timeout;
+  readonly #finder = (key: string): RouteTarget => this.#target(key);
+
+  constructor(config: TenantsConfig) {
+    const { resolve, budget, perTenant, idleCloseMillis, overflow, name, ...shared } =
+      checked(config);
+    const routerName = name ?? 'tenants';
+    const cap =
+      budget instanceof ConnectionBudget
+        ? budget
+        : new ConnectionBudget({ max: budget, name: routerName });
+    super(routerName, cap);
+    this.#resolve = resolve;
+    this.#shared = shared;
+    this.#max = perTenant?.max ?? Math.min(kDefaultPerTenantMax, cap.max);
+    this.#min = perTenant?.min ?? 0;
+    this.#idleCloseMillis = idleCloseMillis ?? kDefaultIdleCloseMillis;
+    this.#overflow = overflow ?? 'wait';
+    this.#registry = new TenantRegistry<Pool>(() => performance.now(), {
+      closed: (key, _pool, reason) => this.emit('tenantClosed', key, reason),
+    });
+    const every = Math.min(
+      kSweepMaxMillis,
+      Math.max(kSweepMinMillis, this.#idleCloseMillis / kSweepsPerIdleClose),
+    );
+    this.#sweep = setInterval(() => this.#registry.sweep(this.#idleCloseMillis), every);
+    this.#sweep.unref();
+  }
+
+  /** The tenant's pool, pg.Pool-shaped (`query`, `connect`, `transaction`); opened on use. */
+  tenant(key: string): TenantHandle {
+    checkKey(key);
+    return new TenantHandle(key, this.#finder);
+  }
+
+  /** Runs `fn` with `key` as the tenant of every call made inside it that names none. */
+  withTenant<R>(key: string, fn: () => R): R {
+    checkKey(key);
+    return this.#current.run(key, fn);
+  }
+
+  /** The live tenants, opening ones included. */
+  tenants(): TenantInfo[] {
+    const nowMono = performance.now();
+    const nowWall = Date.now();
+    const list: TenantInfo[] = [];
+    for (const entry of this.#registry.entries()) {
+      const pool = entry.pool;
+      list.push({
+        key: entry.key,
+        pool: poolName(this.name, entry.key),
+        state: pool === undefined ? 'opening' : 'open',
+        lastUsed: Math.round(nowWall - (nowMono - entry.lastUsed)),
+        totalCount: pool?.totalCount ?? 0,
+        idleCount: pool?.idleCount ?? 0,
+        waitingCount: pool?.waitingCount ?? 0,
+      });
+    }
+    return list;
+  }
+
+  override stats(): TenantRouterStats {
+    return { ...super.stats(), tenants: this.#registry.counts() };
+  }
+
+  override members(): ReadonlyMap<string, Pool> {
+    return this.#registry.members();
+  }
+
+  protected override routeQuery(query: unknown): Routed<unknown> {
+    if (typeof query !== 'object' || query === null || !('tenant' in query)) {
+      return { pool: this.#target(this.#currentKey()), query };
+    }
+    if (typeof (query as { submit?: unknown }).submit === 'function') {
+      return { pool: this.#target(this.#currentKey()), query }; // a pg.Query: not ours to copy
+    }
+    const { tenant, ...rest } = query as TenantOption & Record<string, unknown>;
+    return { pool: this.#target(tenant ?? this.#currentKey()), query: rest };
+  }
+
+  protected override routeConnect(): RouteTarget {
+    return this.#target(this.#currentKey());
+  }
+
+  protected override routeTransaction(
+    options: (TransactionOptions & TenantOption) | undefined,
+  ): Routed<TransactionOptions | undefined> {
+    if (options === undefined || !('tenant' in options)) {
+      return { pool: this.#target(this.#currentKey()), query: options };
+    }
+    const { tenant, ...rest } = options;
+    return { pool: this.#target(tenant ?? this.#currentKey()), query: rest };
+  }
+
+  protected override async shutdown(): Promise<void> {
+    clearInterval(this.#sweep);
+    const opening: Promise<Pool>[] = [];
+    for (const entry of this.#registry.entries()) if (entry.opening) opening.push(entry.opening);
+    await Promise.allSettled(opening);
+    const open = [...this.#registry.entries()];
+    await Promise.all(open.map((entry) => this.#registry.close(entry, 'end')));
+    await Promise.all(this.#registry.allClosing());
+  }
+
+  // --- routing ----------------------------------------------------------------------------------
+
+  #currentKey(): string {
+    const key = this.#current.getStore();
+    if (key !== undefined) return key;
+    throw new RoutingError(
+      'ERR_ROUTING_UNKNOWN_ROUTE',
+      `No tenant for this call on router "${this.name}": pass { tenant } in the query config or transaction options, use router.tenant(key), or call inside router.withTenant(key, fn)`,
+    );
+  }
+
+  /** Where a call for `key` goes: its open pool (admitted now), or one that waits for it. */
+  #target(key: string): RouteTarget {
+    checkKey(key);
+    if (this.ending) throw new RoutingError('ERR_ROUTING_UNKNOWN_ROUTE', 'The router is ending');
+    const registry = this.#registry;
+    let entry = registry.get(key);
+    if (entry?.pool !== undefined) {
+      registry.touch(entry);
+      this.#admit(entry, entry.pool);
+      return entry.pool;
+    }
+    entry ??= this.#open(key);
+    const waiting = entry;
+    waiting.pending++;
+    const admitted = waiting.opening!.then((pool) => {
+      this.#admit(waiting, pool);
+      return pool;
+    });
+    return new DeferredTarget(admitted, () => waiting.pending--);
+  }
+
+  /**
+   * Before a call reaches a pool that would have to open a connection while the budget is
+   * full: the least recently used idle tenant pool is closed to make room. If none can be,
+   * the call waits for the budget, or with `overflow: 'fail'` fails when its tenant holds no
+   * connection at all (one that holds some waits for its own, as any pool's callers do).
+   */
+  #admit(entry: TenantEntry<Pool>, pool: Pool): void {
+    if (pool.idleCount > 0 || pool.totalCount >= this.#max) return;
+    const budget = this.budget!;
+    const registry = this.#registry;
+    if (budget.used - registry.closingSlots < budget.max) return;
+    if (registry.evict(entry, 1) > 0) return;
+    if (this.#overflow === 'wait' || pool.totalCount > 0) return;
+    throw new RoutingError(
+      'ERR_ROUTING_BUDGET_EXHAUSTED',
+      `Tenant ${JSON.stringify(entry.key)} needs a connection, but the budget "${budget.name}" has all ${budget.max} in use and no idle tenant pool to close (overflow: 'fail')`,
+    );
+  }
+
+  // --- opening pools ----------------------------------------------------------------------------
+
+  /** A new entry whose pool opens once any old pool of that key is gone and resolve() answered. */
+  #open(key: string): TenantEntry<Pool> {
+    const registry = this.#registry;
+    const previous = registry.closing(key);
+    const opening = (async (): Promise<Pool> => {
+      if (previous !== undefined) await previous;
+      const settings = await this.#resolve(key);
+      return this.#makePool(key, settings);
+    })();
+    const entry = registry.add(key, opening);
+    opening.then(
+      (pool) => {
+        registry.opened(entry, pool); // end() closes it with the others, if it came meanwhile
+        this.adopt(pool);
+        this.emit('tenantOpened', key);
+      },
+      () => registry.forget(entry), // not cached: the next call resolves again
+    );
+    return entry;
+  }
+
+  /**
+   * The pool itself. Its minimum may not fit the budget beside the others' (a RangeError from
+   * the budget): idle tenant pools are closed, least recently used first, until it does.
+   */
+  async #makePool(key: string, settings: TenantSettings): Promise<Pool> {
+    const config = this.#poolConfig(key, settings);
+    for (;;) {
+      try {
+        return new Pool(config);
+      } catch (error) {
+        if (!(error instanceof RangeError)) throw error;
+        if (this.#registry.evict(undefined, 0) === 0) {
+          throw new RoutingError(
+            'ERR_ROUTING_BUDGET_EXHAUSTED',
+            `Tenant ${JSON.stringify(key)}: the tenants' minimums (perTenant.min) fill the budget "${this.budget!.name}" and no idle tenant pool can be closed`,
+          );
+        }
+        await Promise.all(this.#registry.allClosing());
+      }
+    }
+  }
+
+  #poolConfig(key: string, settings: TenantSettings): PoolConfig {
+    const setup = tenantSetupSql(settings);
+    const onConnect = settings.config?.onConnect ?? this.#shared.onConnect;
+    const config: PoolConfig = {
+      ...this.#shared,
+      ...settings.config,
+      name: poolName(this.name, key),
+      max: this.#max,
+      min: this.#min,
+      budget: this.budget,
+      resetOnRelease: tenantResetSql(setup),
+      onConnect: async (client) => {
+        if (setup !== undefined) await client.query(setup);
+        if (onConnect !== undefined) await onConnect(client);
+      },
+    };
+    for (const field of ['database', 'user', 'password'] as const) {
+      if (settings[field] !== undefined) config[field] = settings[field];
+    }
+    return config;
+  }
+}
+
+/** `<router>.<key>`, with anything but [A-Za-z0-9_-] replaced, and a hash when that changed it. */
+export function poolName(router: string, key: string): string {
+  const safe = key.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 48);
+  if (safe === key) return `${router}.${key}`;
+  const hash = createHash('sha256').update(key).digest('hex').slice(0, 8);
+  return `${router}.${safe}~${hash}`;
+}
+
+function checkKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || key === '') {
+    throw new RoutingError(
+      'ERR_ROUTING_UNKNOWN_ROUTE',
+      `A tenant key must be a non-empty string, got ${typeof key === 'string' ? '""' : typeof key}`,
+    );
+  }
+}
+
+function checked(config: TenantsConfig): TenantsConfig {
+  const invalid = (message: string): RoutingError =>
+    new RoutingError('ERR_ROUTING_INVALID_CONFIG', `createTenants(): ${message}`);
+  if (typeof config !== 'object' || config === null) throw invalid('needs a config object');
+  if (typeof config.resolve !== 'function') throw invalid('resolve must be a function');
+  const { budget, perTenant, idleCloseMillis, overflow } = config;
+  if (!(budget instanceof ConnectionBudget) && !(Number.isInteger(budget) && budget >= 1)) {
+    throw invalid('budget must be a positive integer or a ConnectionBudget');
+  }
+  const max = perTenant?.max;
+  const min = perTenant?.min;
+  if (max !== undefined && !(Number.isInteger(max) && max >= 1)) {
+    throw invalid('perTenant.max must be a positive integer');
+  }
+  if (min !== undefined && !(Number.isInteger(min) && min >= 0 && min <= (max ?? min))) {
+    throw invalid('perTenant.min must be an integer from 0 to perTenant.max');
+  }
+  if (idleCloseMillis !== undefined && !(idleCloseMillis > 0)) {
+    throw invalid('idleCloseMillis must be a positive number of milliseconds');
+  }
+  if (overflow !== undefined && overflow !== 'wait' && overflow !== 'fail') {
+    throw invalid("overflow must be 'wait' or 'fail'");
+  }
+  return config;
+}
