@@ -275,8 +275,11 @@ async function resetSession(
   }
 }
 
-/** pg's Connection remembers which named statements it parsed (lib/query.js hasBeenParsed). */
-function forgetPreparedStatements(client: pg.Client): void {
+/**
+ * pg's Connection remembers which named statements it parsed (lib/query.js hasBeenParsed): after
+ * a `DEALLOCATE ALL` that record must go, or pg would Bind statements the server dropped.
+ */
+export function forgetPreparedStatements(client: pg.Client): void {
   const internals = (client as unknown as { connection?: { parsedStatements?: object } })
     .connection;
   if (internals?.parsedStatements !== undefined) internals.parsedStatements = {};

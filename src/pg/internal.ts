@@ -4,3 +4,5 @@
  * `index.ts` or this file only (enforced by `no-restricted-imports` in eslint.config.js).
  */
 export { endCalledTwice, usedAfterEnd } from './callers.js';
+export { forgetPreparedStatements } from './client-factory.js';
+export { timeoutStatements } from './timeouts.js';

@@ -1,13 +1,16 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+
+import type pg from 'pg';
 
 import { ConnectionBudget } from '../core/index.js';
 import { Pool, type PoolConfig, type TransactionOptions } from '../pg/index.js';
+import { forgetPreparedStatements, timeoutStatements } from '../pg/internal.js';
 import { RoutingError } from './errors.js';
 import { PoolRouter, type RouteTarget, type Routed } from './router.js';
 import { DeferredTarget, TenantHandle } from './tenants-handle.js';
 import { TenantRegistry, type TenantEntry } from './tenants-registry.js';
+import { checkKey, checked, poolName } from './tenants-config.js';
 import { tenantResetSql, tenantSetupSql } from './tenants-session.js';
 import type {
   TenantInfo,
@@ -67,6 +70,9 @@ export class TenantRouter extends PoolRouter<TenantOption> {
   readonly #overflow: 'wait' | 'fail';
   readonly #sweep: NodeJS.Timeout;
   readonly #finder = (key: string): RouteTarget => this.#target(key);
+  /** A tenant was left waiting for the budget with no idle pool to close for it (yet). */
+  #starved = false;
+  readonly #relieve = (): void => this.#relieveStarved();
 
   constructor(config: TenantsConfig) {
     const { resolve, budget, perTenant, idleCloseMillis, overflow, name, ...shared } =
@@ -213,11 +219,36 @@ export class TenantRouter extends PoolRouter<TenantOption> {
     const registry = this.#registry;
     if (budget.used - registry.closingSlots < budget.max) return;
     if (registry.evict(entry, 1) > 0) return;
-    if (this.#overflow === 'wait' || pool.totalCount > 0) return;
+    if (this.#overflow === 'wait' || pool.totalCount > 0) {
+      this.#starved = true; // the next connection to turn idle anywhere is closed for it
+      return;
+    }
     throw new RoutingError(
       'ERR_ROUTING_BUDGET_EXHAUSTED',
       `Tenant ${JSON.stringify(entry.key)} needs a connection, but the budget "${budget.name}" has all ${budget.max} in use and no idle tenant pool to close (overflow: 'fail')`,
     );
+  }
+
+  /**
+   * Run after a connection of some tenant pool was reset (about to turn idle) while a tenant
+   * waits for the budget: the budget moves slots only between pools above and below their
+   * share, so a pool holding one idle connection would keep it from a pool holding none until
+   * its idle timeout. Closing the least recently used idle pool gives the slot back now.
+   */
+  #relieveStarved(): void {
+    const budget = this.budget!;
+    const registry = this.#registry;
+    let blocked = false;
+    for (const entry of registry.entries()) {
+      const pool = entry.pool;
+      if (pool !== undefined && pool.waitingCount > 0 && pool.totalCount < this.#max) {
+        blocked = true;
+        break;
+      }
+    }
+    this.#starved = blocked;
+    if (!blocked || budget.used - registry.closingSlots < budget.max) return;
+    registry.evict(undefined, 1);
   }
 
   // --- opening pools ----------------------------------------------------------------------------
@@ -265,17 +296,29 @@ export class TenantRouter extends PoolRouter<TenantOption> {
     }
   }
 
+  /**
+   * A tenant pool's config: the shared settings, the tenant's, its SETs on connect, and the
+   * reset on release, which ends with those SETs and the pool's timeouts (RESET ALL undid them).
+   */
   #poolConfig(key: string, settings: TenantSettings): PoolConfig {
     const setup = tenantSetupSql(settings);
     const onConnect = settings.config?.onConnect ?? this.#shared.onConnect;
+    const merged: PoolConfig = { ...this.#shared, ...settings.config };
+    const timeouts = timeoutStatements(merged, 'SET');
+    const tail = [setup, timeouts].filter((sql) => sql !== undefined).join('; ');
+    const reset = tenantResetSql(tail === '' ? undefined : tail);
     const config: PoolConfig = {
-      ...this.#shared,
-      ...settings.config,
+      ...merged,
       name: poolName(this.name, key),
       max: this.#max,
       min: this.#min,
       budget: this.budget,
-      resetOnRelease: tenantResetSql(setup),
+      resetOnRelease: async (client) => {
+        await client.query(reset);
+        forgetPreparedStatements(client as pg.Client);
+        // This connection is about to be idle: a tenant the budget holds back may use its slot.
+        if (this.#starved) setImmediate(this.#relieve);
+      },
       onConnect: async (client) => {
         if (setup !== undefined) await client.query(setup);
         if (onConnect !== undefined) await onConnect(client);
@@ -286,47 +329,4 @@ export class TenantRouter extends PoolRouter<TenantOption> {
     }
     return config;
   }
-}
-
-/** `<router>.<key>`, with anything but [A-Za-z0-9_-] replaced, and a hash when that changed it. */
-export function poolName(router: string, key: string): string {
-  const safe = key.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 48);
-  if (safe === key) return `${router}.${key}`;
-  const hash = createHash('sha256').update(key).digest('hex').slice(0, 8);
-  return `${router}.${safe}~${hash}`;
-}
-
-function checkKey(key: unknown): asserts key is string {
-  if (typeof key !== 'string' || key === '') {
-    throw new RoutingError(
-      'ERR_ROUTING_UNKNOWN_ROUTE',
-      `A tenant key must be a non-empty string, got ${typeof key === 'string' ? '""' : typeof key}`,
-    );
-  }
-}
-
-function checked(config: TenantsConfig): TenantsConfig {
-  const invalid = (message: string): RoutingError =>
-    new RoutingError('ERR_ROUTING_INVALID_CONFIG', `createTenants(): ${message}`);
-  if (typeof config !== 'object' || config === null) throw invalid('needs a config object');
-  if (typeof config.resolve !== 'function') throw invalid('resolve must be a function');
-  const { budget, perTenant, idleCloseMillis, overflow } = config;
-  if (!(budget instanceof ConnectionBudget) && !(Number.isInteger(budget) && budget >= 1)) {
-    throw invalid('budget must be a positive integer or a ConnectionBudget');
-  }
-  const max = perTenant?.max;
-  const min = perTenant?.min;
-  if (max !== undefined && !(Number.isInteger(max) && max >= 1)) {
-    throw invalid('perTenant.max must be a positive integer');
-  }
-  if (min !== undefined && !(Number.isInteger(min) && min >= 0 && min <= (max ?? min))) {
-    throw invalid('perTenant.min must be an integer from 0 to perTenant.max');
-  }
-  if (idleCloseMillis !== undefined && !(idleCloseMillis > 0)) {
-    throw invalid('idleCloseMillis must be a positive number of milliseconds');
-  }
-  if (overflow !== undefined && overflow !== 'wait' && overflow !== 'fail') {
-    throw invalid("overflow must be 'wait' or 'fail'");
-  }
-  return config;
 }
