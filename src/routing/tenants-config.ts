@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 
 import { ConnectionBudget } from '../core/index.js';
 import { RoutingError } from './errors.js';
-import type { TenantsConfig } from './tenants-types.js';
+import type { PoolConfig } from '../pg/index.js';
+import type { TenantSettings, TenantsConfig } from './tenants-types.js';
 
 /** `<router>.<key>`, with anything but [A-Za-z0-9_-] replaced, and a hash when that changed it. */
 export function poolName(router: string, key: string): string {
@@ -46,4 +47,34 @@ export function checked(config: TenantsConfig): TenantsConfig {
     throw invalid("overflow must be 'wait' or 'fail'");
   }
   return config;
+}
+
+/**
+ * The tenant's database, user and password in a pool config. pg lets a `connectionString`
+ * override those fields, so when there is one they are written into it (URL form) instead.
+ */
+export function withTenantLogin(config: PoolConfig, settings: TenantSettings): PoolConfig {
+  const { database, user, password } = settings;
+  if (database === undefined && user === undefined && password === undefined) return config;
+  const connectionString = config.connectionString;
+  if (connectionString === undefined) {
+    const login: PoolConfig = { ...config };
+    if (database !== undefined) login.database = database;
+    if (user !== undefined) login.user = user;
+    if (password !== undefined) login.password = password;
+    return login;
+  }
+  let url: URL;
+  try {
+    url = new URL(connectionString);
+  } catch {
+    throw new RoutingError(
+      'ERR_ROUTING_INVALID_CONFIG',
+      'createTenants(): a tenant with its own database, user or password needs connectionString in URL form (postgres://...) or no connectionString',
+    );
+  }
+  if (database !== undefined) url.pathname = `/${encodeURIComponent(database)}`;
+  if (user !== undefined) url.username = encodeURIComponent(user);
+  if (password !== undefined) url.password = encodeURIComponent(password);
+  return { ...config, connectionString: url.toString() };
 }

@@ -45,9 +45,15 @@ export class TenantRegistry<P extends TenantPoolLike> {
   #evicted = 0;
   #closedIdle = 0;
 
+  /**
+   * @param waiting callers waiting on a pool; by default its `waitingCount`, which for
+   *   lifeguard/pg leaves out a caller for whom a connection is being opened or awaited from
+   *   the budget, so the router passes a stricter count.
+   */
   constructor(
     private readonly now: () => number,
     private readonly hooks: RegistryHooks<P>,
+    private readonly waiting: (pool: P) => number = (pool) => pool.waitingCount,
   ) {}
 
   get(key: string): TenantEntry<P> | undefined {
@@ -117,9 +123,18 @@ export class TenantRegistry<P extends TenantPoolLike> {
     return (
       pool !== undefined &&
       entry.pending === 0 &&
-      pool.waitingCount === 0 &&
+      this.waiting(pool) === 0 &&
       pool.totalCount === pool.idleCount
     );
+  }
+
+  /** Whether some tenant has callers that no connection of its own serves yet. */
+  anyWaiting(max: number): boolean {
+    for (const entry of this.#entries.values()) {
+      const pool = entry.pool;
+      if (pool !== undefined && pool.totalCount < max && this.waiting(pool) > 0) return true;
+    }
+    return false;
   }
 
   /**

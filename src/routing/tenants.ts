@@ -10,7 +10,7 @@ import { RoutingError } from './errors.js';
 import { PoolRouter, type RouteTarget, type Routed } from './router.js';
 import { DeferredTarget, TenantHandle } from './tenants-handle.js';
 import { TenantRegistry, type TenantEntry } from './tenants-registry.js';
-import { checkKey, checked, poolName } from './tenants-config.js';
+import { checkKey, checked, poolName, withTenantLogin } from './tenants-config.js';
 import { tenantResetSql, tenantSetupSql } from './tenants-session.js';
 import type {
   TenantInfo,
@@ -70,8 +70,8 @@ export class TenantRouter extends PoolRouter<TenantOption> {
   readonly #overflow: 'wait' | 'fail';
   readonly #sweep: NodeJS.Timeout;
   readonly #finder = (key: string): RouteTarget => this.#target(key);
-  /** A tenant was left waiting for the budget with no idle pool to close for it (yet). */
-  #starved = false;
+  /** A relief pass is scheduled (at most one at a time). */
+  #reliefPending = false;
   readonly #relieve = (): void => this.#relieveStarved();
 
   constructor(config: TenantsConfig) {
@@ -89,14 +89,21 @@ export class TenantRouter extends PoolRouter<TenantOption> {
     this.#min = perTenant?.min ?? 0;
     this.#idleCloseMillis = idleCloseMillis ?? kDefaultIdleCloseMillis;
     this.#overflow = overflow ?? 'wait';
-    this.#registry = new TenantRegistry<Pool>(() => performance.now(), {
-      closed: (key, _pool, reason) => this.emit('tenantClosed', key, reason),
-    });
+    this.#registry = new TenantRegistry<Pool>(
+      () => performance.now(),
+      { closed: (key, _pool, reason) => this.emit('tenantClosed', key, reason) },
+      // Callers in the core's queue too: those a connection is being opened (or a budget slot
+      // awaited) for, which pg.Pool's waitingCount leaves out.
+      (pool) => pool.waitingCount + pool.core.waiting,
+    );
     const every = Math.min(
       kSweepMaxMillis,
       Math.max(kSweepMinMillis, this.#idleCloseMillis / kSweepsPerIdleClose),
     );
-    this.#sweep = setInterval(() => this.#registry.sweep(this.#idleCloseMillis), every);
+    this.#sweep = setInterval(() => {
+      this.#registry.sweep(this.#idleCloseMillis);
+      this.#relieveStarved();
+    }, every);
     this.#sweep.unref();
   }
 
@@ -219,36 +226,43 @@ export class TenantRouter extends PoolRouter<TenantOption> {
     const registry = this.#registry;
     if (budget.used - registry.closingSlots < budget.max) return;
     if (registry.evict(entry, 1) > 0) return;
-    if (this.#overflow === 'wait' || pool.totalCount > 0) {
-      this.#starved = true; // the next connection to turn idle anywhere is closed for it
-      return;
-    }
+    if (this.#overflow === 'wait' || pool.totalCount > 0) return; // relieved as others idle
     throw new RoutingError(
       'ERR_ROUTING_BUDGET_EXHAUSTED',
       `Tenant ${JSON.stringify(entry.key)} needs a connection, but the budget "${budget.name}" has all ${budget.max} in use and no idle tenant pool to close (overflow: 'fail')`,
     );
   }
 
+  #budgetFull(): boolean {
+    const budget = this.budget!;
+    return budget.used - this.#registry.closingSlots >= budget.max;
+  }
+
+  /** Once per turn of the event loop at most, after the connections reset in it are idle. */
+  #scheduleRelief(): void {
+    if (this.#reliefPending) return;
+    this.#reliefPending = true;
+    setImmediate(this.#relieve);
+  }
+
   /**
-   * Run after a connection of some tenant pool was reset (about to turn idle) while a tenant
-   * waits for the budget: the budget moves slots only between pools above and below their
-   * share, so a pool holding one idle connection would keep it from a pool holding none until
-   * its idle timeout. Closing the least recently used idle pool gives the slot back now.
+   * Run while the budget is full, after a connection of some tenant pool was reset (now idle)
+   * and on each sweep: the budget moves slots only from pools above their share to pools
+   * below it, so pools holding one idle connection each would keep their slots from a tenant
+   * holding none until their idle timeout. Closing the least recently used idle pools, as many
+   * slots as the waiting members want, gives the slots back now.
    */
   #relieveStarved(): void {
+    this.#reliefPending = false;
+    if (!this.#budgetFull()) return;
     const budget = this.budget!;
-    const registry = this.#registry;
-    let blocked = false;
-    for (const entry of registry.entries()) {
-      const pool = entry.pool;
-      if (pool !== undefined && pool.waitingCount > 0 && pool.totalCount < this.#max) {
-        blocked = true;
-        break;
-      }
+    let demand = 0;
+    for (const m of budget.stats().members) {
+      if (m.wanting > 0 && m.used < m.max) demand += Math.min(m.wanting, m.max - m.used);
     }
-    this.#starved = blocked;
-    if (!blocked || budget.used - registry.closingSlots < budget.max) return;
-    registry.evict(undefined, 1);
+    // A pipelined query waiting for its first lane may not have told the budget yet.
+    if (demand === 0 && this.#registry.anyWaiting(this.#max)) demand = 1;
+    if (demand > 0) this.#registry.evict(undefined, demand);
   }
 
   // --- opening pools ----------------------------------------------------------------------------
@@ -317,16 +331,13 @@ export class TenantRouter extends PoolRouter<TenantOption> {
         await client.query(reset);
         forgetPreparedStatements(client as pg.Client);
         // This connection is about to be idle: a tenant the budget holds back may use its slot.
-        if (this.#starved) setImmediate(this.#relieve);
+        if (this.#budgetFull()) this.#scheduleRelief();
       },
       onConnect: async (client) => {
         if (setup !== undefined) await client.query(setup);
         if (onConnect !== undefined) await onConnect(client);
       },
     };
-    for (const field of ['database', 'user', 'password'] as const) {
-      if (settings[field] !== undefined) config[field] = settings[field];
-    }
-    return config;
+    return withTenantLogin(config, settings);
   }
 }
