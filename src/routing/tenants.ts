@@ -221,12 +221,14 @@ export class TenantRouter extends PoolRouter<TenantOption> {
    * connection at all (one that holds some waits for its own, as any pool's callers do).
    */
   #admit(entry: TenantEntry<Pool>, pool: Pool): void {
-    if (pool.idleCount > 0 || pool.totalCount >= this.#max) return;
+    // A tenant holding connections queues (or pipelines) on them, and grows through the
+    // budget's own sharing: closing whole pools for it would only make others start cold.
+    if (pool.totalCount > 0) return;
     const budget = this.budget!;
     const registry = this.#registry;
     if (budget.used - registry.closingSlots < budget.max) return;
     if (registry.evict(entry, 1) > 0) return;
-    if (this.#overflow === 'wait' || pool.totalCount > 0) return; // relieved as others idle
+    if (this.#overflow === 'wait') return; // relieved as connections turn idle
     throw new RoutingError(
       'ERR_ROUTING_BUDGET_EXHAUSTED',
       `Tenant ${JSON.stringify(entry.key)} needs a connection, but the budget "${budget.name}" has all ${budget.max} in use and no idle tenant pool to close (overflow: 'fail')`,
@@ -256,12 +258,11 @@ export class TenantRouter extends PoolRouter<TenantOption> {
     this.#reliefPending = false;
     if (!this.#budgetFull()) return;
     const budget = this.budget!;
+    // One slot for each member holding none: the others get theirs from the budget's sharing.
     let demand = 0;
-    for (const m of budget.stats().members) {
-      if (m.wanting > 0 && m.used < m.max) demand += Math.min(m.wanting, m.max - m.used);
-    }
+    for (const m of budget.stats().members) if (m.wanting > 0 && m.used === 0) demand++;
     // A pipelined query waiting for its first lane may not have told the budget yet.
-    if (demand === 0 && this.#registry.anyWaiting(this.#max)) demand = 1;
+    if (demand === 0 && this.#registry.anyWaiting(1)) demand = 1;
     if (demand > 0) this.#registry.evict(undefined, demand);
   }
 

@@ -46,7 +46,7 @@ describe('tenants under a budget', () => {
       }
     })();
 
-    const pick = zipfSampler(kTenants);
+    const pick = zipfSampler(kTenants, 1.1);
     let next = 0;
     const served = new Set<number>();
     const caller = async (): Promise<void> => {

@@ -9,6 +9,8 @@ import { afterEach } from 'vitest';
 import { createTenants, type TenantRouter, type TenantsConfig } from '../../src/routing/index.js';
 import { adminClient, databaseUrl } from './helpers.js';
 
+export { zipfSampler } from '../../bench/lib/zipf.js';
+
 const routers: TenantRouter[] = [];
 
 afterEach(async () => {
@@ -73,23 +75,4 @@ export function roleTenant(key: string): { role: string; searchPath: string[] } 
 /** Tenant keys `0` .. `n-1`, resolved as databases. */
 export function databaseTenant(key: string): { database: string } {
   return { database: dbName(Number(key)) };
-}
-
-/** Zipf(s) over 0..n-1 from a uniform `u` in [0, 1): tenant 0 the most used. */
-export function zipfSampler(n: number, s = 1.1): (u: number) => number {
-  const weights = Array.from({ length: n }, (_, i) => 1 / Math.pow(i + 1, s));
-  const total = weights.reduce((a, b) => a + b, 0);
-  const cumulative: number[] = [];
-  let sum = 0;
-  for (const w of weights) cumulative.push((sum += w / total));
-  return (u) => {
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cumulative[mid]! > u) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
-  };
 }
