@@ -5,7 +5,7 @@ import type pg from 'pg';
 
 import { ConnectionBudget } from '../core/index.js';
 import { Pool, type PoolConfig, type TransactionOptions } from '../pg/index.js';
-import { forgetPreparedStatements, timeoutStatements } from '../pg/internal.js';
+import { forgetPreparedStatements, timeoutStatements, usedAfterEnd } from '../pg/internal.js';
 import { RoutingError } from './errors.js';
 import { PoolRouter, type RouteTarget, type Routed } from './router.js';
 import { DeferredTarget, TenantHandle } from './tenants-handle.js';
@@ -196,7 +196,7 @@ export class TenantRouter extends PoolRouter<TenantOption> {
   /** Where a call for `key` goes: its open pool (admitted now), or one that waits for it. */
   #target(key: string): RouteTarget {
     checkKey(key);
-    if (this.ending) throw new RoutingError('ERR_ROUTING_UNKNOWN_ROUTE', 'The router is ending');
+    if (this.ending) throw usedAfterEnd(); // pg.Pool's error, as the router's own methods give
     const registry = this.#registry;
     let entry = registry.get(key);
     if (entry?.pool !== undefined) {

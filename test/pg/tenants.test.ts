@@ -5,6 +5,7 @@
  */
 import { once } from 'node:events';
 
+import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { RoutingError, type TenantRouter } from '../../src/routing/index.js';
@@ -193,6 +194,64 @@ describe('tenants as roles and schemas', () => {
     held.release(); // no idle timeout involved: the idle pool of tenant 0 is closed for it
     expect((await waiting).rows).toEqual([{ u: roleName(1) }]);
     expect(router.stats().tenants.evicted).toBe(1);
+  });
+});
+
+describe('tenants: calling styles and minimums', () => {
+  beforeAll(() => createTenantRoles(4), 120_000);
+
+  it('takes pg.Pool callbacks and submittables on a tenant not opened yet', async () => {
+    const router = tenantRouter({ budget: 2, resolve: roleTenant });
+    const viaCallback = await new Promise((resolve, reject) =>
+      router
+        .tenant('0')
+        .query('SELECT current_user AS u', (error, result) =>
+          error ? reject(error) : resolve(result.rows),
+        ),
+    );
+    expect(viaCallback).toEqual([{ u: roleName(0) }]);
+    const query = new pg.Query('SELECT current_user AS u');
+    const rows: unknown[] = [];
+    query.on('row', (row) => rows.push(row));
+    const ended = once(query, 'end');
+    router.tenant('1').query(query);
+    await ended;
+    expect(rows).toEqual([{ u: roleName(1) }]);
+    const released = await new Promise((resolve, reject) =>
+      router.tenant('2').connect((error, client, done) => {
+        if (error || client === undefined) return reject(error);
+        client.query('SELECT current_user AS u').then((r) => {
+          done();
+          resolve(r.rows);
+        }, reject);
+      }),
+    );
+    expect(released).toEqual([{ u: roleName(2) }]);
+    await router.end();
+    await expect(router.tenant('0').query('SELECT 1')).rejects.toThrow(/after calling end/);
+  });
+
+  it('perTenant.min: a pool whose minimum does not fit closes an idle one, or fails', async () => {
+    const router = tenantRouter({ budget: 2, perTenant: { min: 1, max: 1 }, resolve: roleTenant });
+    const held = await router.tenant('0').connect();
+    await router.tenant('1').query('SELECT 1');
+    await until(() => router.tenants().find((t) => t.key === '1')?.idleCount === 1);
+    // Tenant 1 is idle: closed to make room for tenant 2's minimum.
+    expect((await router.tenant('2').query('SELECT current_user AS u')).rows).toEqual([
+      { u: roleName(2) },
+    ]);
+    expect(
+      router
+        .tenants()
+        .map((t) => t.key)
+        .sort(),
+    ).toEqual(['0', '2']);
+    const other = await router.tenant('2').connect();
+    await expect(router.tenant('3').query('SELECT 1')).rejects.toMatchObject({
+      code: 'ERR_ROUTING_BUDGET_EXHAUSTED',
+    });
+    held.release();
+    other.release();
   });
 });
 
