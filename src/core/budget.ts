@@ -122,6 +122,11 @@ export class ConnectionBudget {
     return this._handle(m);
   }
 
+  /** Slots taken over all members now (what `stats().used` reports), without a snapshot. */
+  get used(): number {
+    return this._used;
+  }
+
   stats(): BudgetStats {
     return {
       name: this.name,

@@ -149,6 +149,8 @@ export class PgClientFactory implements Factory<PgConnection> {
       throw connection.failure ?? new Error('The connection was closed while checked out');
     }
     if (connection.busy) return connection.whenDrained().then(() => this.reset(connection));
+    const sessionReset = this.#options.resetOnRelease;
+    if (sessionReset !== undefined) return resetSession(connection, sessionReset);
     if (connection.txStatus === 'I') return;
     return rollback(connection);
   }
@@ -245,6 +247,42 @@ function createErrorKind(
   if (stage === 'setup') return 'permanent';
   if (!details.retryable) return 'permanent';
   return recognizedOutage ? 'unavailable' : 'rejected';
+}
+
+/** A reset that deallocates prepared statements server-side, so pg's record of them must go. */
+const kDeallocates = /\bdeallocate\s+(?:prepare\s+)?all\b|\bdiscard\s+all\b/i;
+
+/**
+ * `resetOnRelease`: only from a clean state. A connection left in a transaction is not rolled
+ * back and reused here: what it did in the session before BEGIN is unknown, so it is destroyed
+ * (throwing does that), as is one whose reset fails or leaves a transaction open.
+ */
+async function resetSession(
+  connection: PgConnection,
+  reset: NonNullable<ResolvedOptions['resetOnRelease']>,
+): Promise<void> {
+  if (connection.txStatus !== 'I') {
+    throw new Error(`The connection was released inside a transaction (${connection.txStatus})`);
+  }
+  const client = connection.client;
+  if (typeof reset === 'function') await reset(client);
+  else {
+    await client.query(reset);
+    if (kDeallocates.test(reset)) forgetPreparedStatements(client);
+  }
+  if (!connection.alive || connection.txStatus !== 'I') {
+    throw new Error('The session reset left the connection unusable or inside a transaction');
+  }
+}
+
+/**
+ * pg's Connection remembers which named statements it parsed (lib/query.js hasBeenParsed): after
+ * a `DEALLOCATE ALL` that record must go, or pg would Bind statements the server dropped.
+ */
+export function forgetPreparedStatements(client: pg.Client): void {
+  const internals = (client as unknown as { connection?: { parsedStatements?: object } })
+    .connection;
+  if (internals?.parsedStatements !== undefined) internals.parsedStatements = {};
 }
 
 async function rollback(connection: PgConnection): Promise<void> {

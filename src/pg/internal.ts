@@ -7,3 +7,5 @@ export { endCalledTwice, usedAfterEnd } from './callers.js';
 export { callBackQuery, type QueryCallback } from './callbacks.js';
 export { errnoOf, sqlStateOf } from './classify.js';
 export { isSubmittable } from './submit.js';
+export { forgetPreparedStatements } from './client-factory.js';
+export { timeoutStatements } from './timeouts.js';

@@ -26,6 +26,8 @@ export interface ResolvedOptions {
   /** Per-pool `SET` statements run on each new connection, or undefined. */
   readonly setupSql: string | undefined;
   readonly onConnect: ((client: pg.ClientBase) => unknown) | undefined;
+  /** `resetOnRelease`, with the pool's own SETs appended to a string one; or undefined. */
+  readonly resetOnRelease: string | ((client: pg.ClientBase) => Promise<void>) | undefined;
   /** pg.Pool's `verify(client, cb)`, run on each new client after `onConnect`. */
   readonly verify: PoolConfig['verify'];
   readonly endTimeoutMillis: number;
@@ -85,6 +87,7 @@ const poolKeys = new Set<string>([
   'allowExitOnIdle',
   'Client',
   'onConnect',
+  'resetOnRelease',
   'verify',
   'log',
   'Promise',
@@ -187,16 +190,18 @@ export function resolveOptions(config: PoolConfig | undefined): ResolvedOptions 
   checkNonNegative('endTimeoutMillis', endTimeoutMillis);
   checkNonNegative('maxLifetimeSeconds', config.maxLifetimeSeconds ?? 0);
   const core = coreOptions(config);
+  const setupSql = timeoutStatements(
+    config,
+    'SET',
+    (name, message) => new InvalidOptionError(name, message),
+  );
   return {
     Client,
     clientConfig: clientConfigOf(config),
     core,
-    setupSql: timeoutStatements(
-      config,
-      'SET',
-      (name, message) => new InvalidOptionError(name, message),
-    ),
+    setupSql,
     onConnect: config.onConnect,
+    resetOnRelease: resetOnReleaseOf(config, setupSql),
     verify: config.verify,
     endTimeoutMillis,
     log: config.log,
@@ -213,6 +218,22 @@ function checkHooks(config: PoolConfig, Client: ClientConstructor): void {
   checkFunction('onConnect', config.onConnect, true);
   checkFunction('verify', config.verify, true);
   checkFunction('log', config.log, true);
+}
+
+/**
+ * A reset string ends with the pool's own SETs, since a reset that runs RESET ALL undoes
+ * them; they cost nothing extra in the same round trip.
+ */
+function resetOnReleaseOf(
+  config: PoolConfig,
+  setupSql: string | undefined,
+): ResolvedOptions['resetOnRelease'] {
+  const reset = config.resetOnRelease;
+  if (reset === undefined || typeof reset === 'function') return reset;
+  if (typeof reset !== 'string' || reset.trim() === '') {
+    throw new InvalidOptionError('resetOnRelease', 'expected a non-empty string or a function');
+  }
+  return setupSql === undefined ? reset : `${reset.replace(/[;\s]+$/, '')}; ${setupSql}`;
 }
 
 /** What each new `pg.Client` is given: the config less the pool's keys, keepalive on. */

@@ -66,6 +66,19 @@ export interface PoolConfig
    * config). @types/pg declares it without that argument; both forms are accepted.
    */
   Client?: (new (config: pg.ClientConfig) => pg.ClientBase) | (new () => pg.ClientBase) | undefined;
+  /**
+   * Returns each connection to a fresh session when it comes back to the pool, before anyone
+   * else gets it: a SQL string (one simple-query round trip, which may hold several
+   * statements) or a function given the client. Runs only after a clean release outside a
+   * transaction; a connection released inside a transaction (or broken) is destroyed instead
+   * of rolled back, and so is one whose reset fails. The pool's own `SET`s (`statementTimeout`,
+   * ...) are re-applied in the same round trip; `onConnect` is not run again. A string that
+   * deallocates prepared statements (`DEALLOCATE ALL`) also clears pg's record of them. Note
+   * that `DISCARD ALL` cannot run in a multi-statement string (PostgreSQL refuses it inside
+   * the implicit transaction); spell it out (see docs/pg.md). Default: none (pg.Pool's
+   * behaviour: session state set by one user stays for the next).
+   */
+  resetOnRelease?: string | ((client: pg.ClientBase) => Promise<void>) | undefined;
   /** @deprecated pg-pool's old name for `max`. */
   poolSize?: number | undefined;
   /**

@@ -34,9 +34,15 @@ export type RoutedQuery<Hints> = (<R extends pg.QueryResultRow = pg.QueryResultR
 ) => Promise<pg.QueryResult<R>>) &
   Pool['query'];
 
+/**
+ * What a call is handed to: a member pool, or a stand-in with the same three methods (a
+ * router whose members are opened lazily hands calls to one that waits for the pool).
+ */
+export type RouteTarget = Pick<Pool, 'query' | 'connect' | 'transaction'>;
+
 /** Where one call goes, and the statement as the member should see it (routing keys taken out). */
 export interface Routed<Q> {
-  readonly pool: Pool;
+  readonly pool: RouteTarget;
   readonly query: Q;
 }
 
@@ -73,8 +79,8 @@ export abstract class PoolRouter<Hints extends object = object> extends EventEmi
 
   /** Where a `query()` goes. `query` is its first argument (text, config or Submittable). */
   protected abstract routeQuery(query: unknown): Routed<unknown>;
-  /** Where a `connect()` goes. */
-  protected abstract routeConnect(): Pool;
+  /** Where a `connect()` goes; a throw (no route) is the caller's error, as a rejection. */
+  protected abstract routeConnect(): RouteTarget;
   /** Where a `transaction()` goes, and its options as the member should see them. */
   protected abstract routeTransaction(
     options: (TransactionOptions & Hints) | undefined,
@@ -117,7 +123,14 @@ export abstract class PoolRouter<Hints extends object = object> extends EventEmi
       process.nextTick(() => callback(refused));
       return;
     }
-    const pool = this.routeConnect();
+    let pool: RouteTarget;
+    try {
+      pool = this.routeConnect();
+    } catch (error) {
+      if (callback === undefined) return Promise.reject(error);
+      process.nextTick(() => callback(error as Error));
+      return;
+    }
     if (callback === undefined) return pool.connect();
     pool.connect(callback as Parameters<Pool['connect']>[0] & object);
   }
