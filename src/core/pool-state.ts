@@ -132,11 +132,15 @@ export abstract class PoolState<T> extends TypedEmitter<PoolEvents<T>> {
 
   private _enter(record: PooledResource<T>, to: ResourceState): void {
     if (to === 'idle') this._idle.push(record);
-    else if (to === 'gone') this._all.delete(record.resource);
+    else this._enterRare(record, to);
+    // Only end() waits on these counts, so only then is it told.
+    if (this._endPromise !== undefined) this._endWatch.check();
+  }
+
+  private _enterRare(record: PooledResource<T>, to: ResourceState): void {
+    if (to === 'gone') this._all.delete(record.resource);
     else if (to === 'validating') this._validating++;
     else if (to === 'resetting') this._resetting++;
-    // Only end() waits on these counts, so only then is it told.
-    if (this._endPromise !== undefined && (to === 'idle' || to === 'gone')) this._endWatch.check();
   }
 
   protected _takeOffIdle(record: PooledResource<T>): void {
@@ -207,8 +211,24 @@ export abstract class PoolState<T> extends TypedEmitter<PoolEvents<T>> {
     }
   }
 
-  /** A resource that is fit for use goes straight to the oldest waiter, or to the idle stack. */
+  /**
+   * A resource that is fit for use goes straight to the oldest waiter, or to the idle stack.
+   * The usual case is kept small, so that V8 inlines it into `release()` (its inlining budget
+   * is cumulative over the whole path); the rest is `_giveBackRare`.
+   */
   protected _giveBackRecord(record: PooledResource<T>, t: number): void {
+    if (record.state === 'gone' || record.doomed || this._endPromise !== undefined) {
+      this._giveBackRare(record, t);
+      return;
+    }
+    record.lastUsedAt = t;
+    const waiter = this._waiters.serve(t);
+    if (waiter !== undefined) this._handTo(waiter, record, t);
+    else this._rest(record);
+  }
+
+  /** `_giveBackRecord` for a resource already gone or evicted, or while the pool ends. */
+  private _giveBackRare(record: PooledResource<T>, t: number): void {
     // end() may have destroyed it while a reset or validation was still running.
     if (record.state === 'gone') return;
     if (record.doomed) {
@@ -219,14 +239,12 @@ export abstract class PoolState<T> extends TypedEmitter<PoolEvents<T>> {
     }
     record.lastUsedAt = t;
     const waiter = this._closed ? undefined : this._waiters.serve(t);
-    if (waiter !== undefined) {
-      this._handTo(waiter, record, t);
-      return;
-    }
-    if (this._endPromise !== undefined) {
-      this._destroy(record, 'end');
-      return;
-    }
+    if (waiter !== undefined) this._handTo(waiter, record, t);
+    else this._destroy(record, 'end');
+  }
+
+  /** Into the idle stack, with its retirement scheduled. */
+  private _rest(record: PooledResource<T>): void {
     this._move(record, 'idle');
     this._watchIdle(record);
     if (this._options.allowExitOnIdle) this._factory.unref?.(record.resource);

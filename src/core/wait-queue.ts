@@ -169,8 +169,12 @@ export class WaitQueue<W extends Waiter> {
    * and the next one is tried.
    */
   serve(t: number): W | undefined {
+    // Small, so that it inlines into the pool's release path; shedding is out of line.
+    return this._overload.enabled ? this._serveShedding(t) : this._nextOfBand0();
+  }
+
+  private _serveShedding(t: number): W | undefined {
     const overload = this._overload;
-    if (!overload.enabled) return this._nextOfBand0();
     for (;;) {
       // Measured before `next()`, which may empty the band and reset its clock.
       const busyFor = overload.busyFor(t);
