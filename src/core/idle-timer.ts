@@ -23,6 +23,11 @@ export class IdleTimer {
     private readonly _fire: (t: number) => void,
   ) {}
 
+  /** When the timer fires; Infinity when it is not armed. */
+  get at(): number {
+    return this._at;
+  }
+
   /** Brings the timer forward to `deadline` if that is sooner than the one it waits for. */
   armBy(deadline: number): void {
     if (deadline >= this._at) return;

@@ -68,6 +68,13 @@ export abstract class PoolSupply<T> extends PoolState<T> {
 
   /** A resource became idle: the idle timer is brought forward if it must retire sooner. */
   protected override _watchIdle(record: PooledResource<T>): void {
+    // Usually the timer already waits for an earlier deadline: two comparisons, nothing to do.
+    const at = this._idleTimer.at;
+    if (record.expiresAt >= at && record.lastUsedAt + this._options.idleTimeoutMillis >= at) return;
+    this._armForIdle(record);
+  }
+
+  private _armForIdle(record: PooledResource<T>): void {
     if (this._endPromise !== undefined) return;
     const o = this._options;
     this._idleTimer.armBy(idleDeadline(record, this._all.size > o.min, o.idleTimeoutMillis));
