@@ -19,7 +19,8 @@ import { afterEach, expect, it } from 'vitest';
 
 import { startDashboard, type StandaloneDashboard } from '../../src/dashboard/index.js';
 import type { Pool } from '../../src/pg/index.js';
-import { createPool } from '../pg/helpers.js';
+import { createLanes } from '../../src/routing/index.js';
+import { createPool, databaseUrl } from '../pg/helpers.js';
 import { describeWithExtra } from '../support/extras.js';
 
 const kChromium = '/usr/bin/chromium';
@@ -236,4 +237,34 @@ describeWithExtra('lifeguard/dashboard in a real browser', kChromiumMissing, () 
     expect(problems).toEqual([]);
     expect([...hosts]).toEqual([new URL(dashboard.url).host]);
   }, 90_000);
+  it("draws a router's budget with one row per member", async () => {
+    const router = createLanes({
+      connectionString: databaseUrl,
+      name: 'shop',
+      budget: 4,
+      lanes: { api: { min: 1, max: 4 }, reports: { max: 3, pipelineQueries: false } },
+    });
+    cleanups.push(() => router.end());
+    const dashboard = await startDashboard(router, { intervalMillis: 150 });
+    cleanups.push(() => dashboard.close());
+    await router.query('SELECT 1');
+    await router.query({ text: 'SELECT 1', lane: 'reports' });
+
+    const context = await launchBrowser();
+    const page = context.pages()[0] ?? (await context.newPage());
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    await page.goto(dashboard.url);
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('#budget-members td.member')].length === 2,
+      undefined,
+      { timeout: 10_000, polling: 50 },
+    );
+    const members = await page.locator('#budget-members td.member').allTextContents();
+    expect(members).toEqual(['shop.api', 'shop.reports']);
+    expect(await page.textContent('#budget-name')).toBe('shop');
+    expect(await page.textContent('#budget-summary')).toMatch(/^\d of 4 connections used$/);
+    expect(await page.locator('#budget').isVisible()).toBe(true);
+    expect(problems).toEqual([]);
+  }, 60_000);
 });
