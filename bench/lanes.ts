@@ -20,6 +20,7 @@ import { createLanes } from '../src/routing/index.js';
 import { startDatabase } from '../scripts/lib/database.js';
 import { CallTracker, quantile, sleep } from './lib/call-tracker.js';
 import { machineInfo, writeResults } from './lib/harness.js';
+import { sampleSessions } from './lib/sessions.js';
 
 const { values } = parseArgs({
   options: {
@@ -111,38 +112,14 @@ interface Row {
   apiErrors: Record<string, number>;
 }
 
-/** The most sessions of this benchmark the server shows, sampled every 50 ms until stopped. */
-function sampleSessions(): { stop(): Promise<number> } {
-  const admin = new pg.Client({ connectionString: db.url });
-  let most = 0;
-  let running = true;
-  const loop = (async () => {
-    await admin.connect();
-    while (running) {
-      const { rows } = await admin.query<{ n: number }>(
-        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1',
-        [app],
-      );
-      most = Math.max(most, rows[0]!.n);
-      await sleep(50);
-    }
-    await admin.end();
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      return most;
-    },
-  };
-}
-
 async function runOnce(make: () => Setup, round: number): Promise<Row> {
   const setup = make();
   await setup.api.query('SELECT 1');
   const api = new CallTracker();
   const reports = new CallTracker();
-  const sessions = sampleSessions();
+  const admin = new pg.Client({ connectionString: db.url });
+  await admin.connect();
+  const sessions = sampleSessions(admin, app);
   let apiRunning = true;
   let reportsRunning = true;
   const apiLoops = Array.from({ length: callers }, async () => {
@@ -159,7 +136,8 @@ async function runOnce(make: () => Setup, round: number): Promise<Row> {
   reportsRunning = false;
   await Promise.all(apiLoops);
   await Promise.all(reportLoops);
-  const maxSessions = await sessions.stop();
+  const maxSessions = Math.max(0, ...(await sessions.stop()));
+  await admin.end();
   await setup.end();
   const inWindow = api.durations((r) => r.startedAt >= floodAt && r.startedAt < windowEnd);
   const before = api.durations((r) => r.startedAt < floodAt);

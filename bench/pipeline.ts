@@ -48,6 +48,7 @@ import postgres from 'postgres';
 
 import { Pool as LifeguardPool } from '../src/pg/index.js';
 import { redactUrl, startDatabase } from '../scripts/lib/database.js';
+import { sampleSessions } from './lib/sessions.js';
 
 const MAX = 10;
 const SQL = 'SELECT $1::int';
@@ -269,18 +270,7 @@ async function sample(
   };
 
   // Peak sessions under this application_name, sampled off the hot path.
-  let peak = 0;
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      const { rows } = await admin.query<{ n: number }>(
-        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1',
-        [appName],
-      );
-      peak = Math.max(peak, rows[0]?.n ?? 0);
-      await sleep(50);
-    }
-  })();
+  const sampler = sampleSessions(admin, appName);
 
   const callers = Array.from({ length: concurrency }, caller);
   await sleep(warmupMillis);
@@ -291,8 +281,7 @@ async function sample(
   measuring = false;
   running = false;
   await Promise.all(callers);
-  sampling = false;
-  await sampler;
+  const peak = Math.max(0, ...(await sampler.stop()));
   await subject.close();
 
   latencies.sort((a, b) => a - b);

@@ -27,8 +27,9 @@ import pg from 'pg';
 
 import { createTenants, type TenantRouter } from '../src/routing/index.js';
 import { redactUrl, startDatabase } from '../scripts/lib/database.js';
-import { quantile, sleep } from './lib/call-tracker.js';
+import { quantile } from './lib/call-tracker.js';
 import { machineInfo, writeResults } from './lib/harness.js';
+import { sampleSessions } from './lib/sessions.js';
 import { zipfSampler } from './lib/zipf.js';
 
 const APP = 'bench-tenants';
@@ -125,34 +126,11 @@ async function coldStart(url: string, s: Settings): Promise<Record<string, numbe
   };
 }
 
-/** Server sessions of the router, every 50 ms, until `stop()`. */
-function sampleConnections(admin: pg.Client): { stop: () => Promise<number[]> } {
-  const samples: number[] = [];
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const { rows } = await admin.query<{ n: number }>(
-        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1',
-        [APP],
-      );
-      samples.push(rows[0]!.n);
-      await sleep(50);
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await loop;
-      return samples;
-    },
-  };
-}
-
 async function load(url: string, admin: pg.Client, s: Settings): Promise<Record<string, unknown>> {
   const db = router(url, s);
   const pick = zipfSampler(s.tenants, s.zipf);
   const latencies: number[][] = Array.from({ length: s.tenants }, () => []);
-  const sampler = sampleConnections(admin);
+  const sampler = sampleSessions(admin, APP);
   const deadline = performance.now() + s.durationMillis;
   let errors = 0;
   const caller = async (): Promise<void> => {
