@@ -14,7 +14,19 @@
  * - pg.Pool:          node-postgres's pool;
  * - postgres.js:      `sql\`SELECT ${n}::int\`` (it pipelines on its own connections);
  * - raw-2, raw-10:    2 or 10 pg.Clients with `pipeline: true`, round robin, no pool logic at
- *                     all. The better of the two is "the limit": what pipelining alone gives.
+ *                     all: what pg's own pipelining gives without a pool.
+ * - pgbench, pgbench-prepared: the server's limit (bench/lib/pgbench.ts): libpq in C, 10
+ *                     connections with N/10 queries in flight on each, unnamed statements
+ *                     (`-M extended`, the protocol pg and lifeguard/pg use) or prepared ones
+ *                     (`-M prepared`). "% of limit" is against pgbench in the same mode as the
+ *                     contender: prepared for contenders that prepare, extended for the others.
+ *                     Skipped, with the reason, when pgbench (14 or newer) is not installed.
+ *                     pgbench runs `--duration` rounded to whole seconds, with no warm-up.
+ *
+ * Server CPU per query: the CPU time of the contender's backends during the window, from
+ * /proc (bench/lib/server-cpu.ts), divided by the answers in it; client CPU per query: this
+ * process's CPU (process.cpuUsage) likewise; reads/q and writes/q: this process's read- and
+ * write-like system calls per query (/proc/self/io; the side connection's few included).
  *
  * Method: round 0 is a discarded JIT warm-up; in each measured round the contenders run in a
  * rotated order, so machine noise hits them alike. A measurement runs `warmup` ms of load,
@@ -48,6 +60,13 @@ import postgres from 'postgres';
 
 import { Pool as LifeguardPool } from '../src/pg/index.js';
 import { redactUrl, startDatabase } from '../scripts/lib/database.js';
+import { pgbenchUnavailable, runPgbench, type PgbenchMode } from './lib/pgbench.js';
+import {
+  postmasterPid,
+  reapedChildrenCpuMillis,
+  sampleServerCpu,
+  syscallCounts,
+} from './lib/process-stats.js';
 import { sampleSessions } from './lib/sessions.js';
 
 const MAX = 10;
@@ -64,6 +83,8 @@ const CONTENDERS = [
   'postgres.js',
   'raw-2',
   'raw-10',
+  'pgbench',
+  'pgbench-prepared',
 ] as const;
 type Contender = (typeof CONTENDERS)[number];
 /** Without --only: everything but lifeguard-no-isolation, which only differs with slow queries. */
@@ -99,6 +120,18 @@ interface Measurement {
   readonly p99: number;
   readonly connections: number;
   readonly errors: number;
+  /** Server CPU time per answered query, µs (NaN when /proc could not tell). */
+  readonly serverCpuMicros: number;
+  /** This process's CPU time per answered query, µs (NaN for pgbench). */
+  readonly clientCpuMicros: number;
+  /** This process's read and write system calls per answered query (NaN for pgbench). */
+  readonly readsPerQuery: number;
+  readonly writesPerQuery: number;
+}
+
+/** The pgbench mode of the limit a contender is compared with. */
+function limitMode(contender: Contender): PgbenchMode {
+  return contender === 'pgbench-prepared' ? 'prepared' : 'extended';
 }
 
 /** One --mixed measurement: fast-query latencies apart from the slow ones. */
@@ -166,6 +199,9 @@ async function open(
         close: () => sql.end({ timeout: 5 }),
       };
     }
+    case 'pgbench':
+    case 'pgbench-prepared':
+      throw new Error(`${contender} is a separate process, measured by samplePgbench`);
     case 'raw-2':
     case 'raw-10': {
       const count = contender === 'raw-2' ? 2 : MAX;
@@ -221,6 +257,13 @@ interface Sample {
   readonly slow: number[];
   readonly connections: number;
   readonly errors: number;
+  /** CPU milliseconds of the contender's backends in the window (NaN if unreadable). */
+  readonly serverCpuMillis: number;
+  /** CPU milliseconds of this process in the window. */
+  readonly clientCpuMillis: number;
+  /** Read and write system calls of this process in the window (NaN without /proc). */
+  readonly reads: number;
+  readonly writes: number;
 }
 
 /**
@@ -271,14 +314,21 @@ async function sample(
 
   // Peak sessions under this application_name, sampled off the hot path.
   const sampler = sampleSessions(admin, appName);
+  const serverCpu = sampleServerCpu(admin, appName);
 
   const callers = Array.from({ length: concurrency }, caller);
   await sleep(warmupMillis);
+  await serverCpu.start();
+  const cpuAtStart = process.cpuUsage();
+  const syscallsAtStart = syscallCounts();
   windowStart = clock.now();
   measuring = true;
   await sleep(durationMillis);
   windowEnd = clock.now();
   measuring = false;
+  const cpu = process.cpuUsage(cpuAtStart);
+  const syscallsAtEnd = syscallCounts();
+  const serverCpuMillis = await serverCpu.stop();
   running = false;
   await Promise.all(callers);
   const peak = Math.max(0, ...(await sampler.stop()));
@@ -293,12 +343,74 @@ async function sample(
     slow: slowLatencies,
     connections: peak,
     errors,
+    serverCpuMillis,
+    clientCpuMillis: (cpu.user + cpu.system) / 1000,
+    reads: (syscallsAtEnd?.reads ?? NaN) - (syscallsAtStart?.reads ?? NaN),
+    writes: (syscallsAtEnd?.writes ?? NaN) - (syscallsAtStart?.writes ?? NaN),
+  };
+}
+
+/**
+ * pgbench with this level's queries in flight (see bench/lib/pgbench.ts). Its backends exit
+ * with it, so their CPU is read from the postmaster's reaped-children counters.
+ */
+async function samplePgbench(
+  contender: Contender,
+  url: string,
+  admin: pg.Client,
+  concurrency: number,
+  durationMillis: number,
+  tag: string,
+): Promise<Measurement> {
+  const appName = `bench-pipeline-${tag}`;
+  const postmaster = await postmasterPid(admin);
+  const sessions = sampleSessions(admin, appName);
+  const reapedBefore = postmaster && reapedChildrenCpuMillis(postmaster);
+  const result = await runPgbench({
+    url,
+    applicationName: appName,
+    mode: limitMode(contender),
+    connections: MAX,
+    inFlight: Math.max(1, Math.round(concurrency / MAX)),
+    seconds: Math.max(1, Math.round(durationMillis / 1000)),
+  });
+  const connections = Math.max(0, ...(await sessions.stop()));
+  // The postmaster reaps its backends within a few milliseconds of their exit.
+  let serverCpuMillis = NaN;
+  for (let attempt = 0; attempt < 20 && postmaster !== undefined; attempt++) {
+    const stillThere = (
+      await admin.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1',
+        [appName],
+      )
+    ).rows[0]!.n;
+    if (stillThere === 0) {
+      await sleep(20);
+      serverCpuMillis = reapedChildrenCpuMillis(postmaster)! - reapedBefore!;
+      break;
+    }
+    await sleep(50);
+  }
+  return {
+    qps: result.qps,
+    p50: NaN,
+    p99: NaN,
+    connections,
+    errors: 0,
+    serverCpuMicros: (serverCpuMillis * 1000) / result.queries,
+    clientCpuMicros: NaN,
+    readsPerQuery: NaN,
+    writesPerQuery: NaN,
   };
 }
 
 async function measure(
   ...args: [Contender, string, pg.Client, number, number, number, Settings, string]
 ): Promise<Measurement> {
+  const [contender, url, admin, concurrency, , durationMillis, , tag] = args;
+  if (contender === 'pgbench' || contender === 'pgbench-prepared') {
+    return samplePgbench(contender, url, admin, concurrency, durationMillis, tag);
+  }
   const s = await sample(...args, 0);
   return {
     qps: (s.answered * 1000) / s.windowMillis,
@@ -306,6 +418,10 @@ async function measure(
     p99: quantile(s.fast, 0.99),
     connections: s.connections,
     errors: s.errors,
+    serverCpuMicros: (s.serverCpuMillis * 1000) / s.answered,
+    clientCpuMicros: (s.clientCpuMillis * 1000) / s.answered,
+    readsPerQuery: s.reads / s.answered,
+    writesPerQuery: s.writes / s.answered,
   };
 }
 
@@ -348,6 +464,8 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
 
 const fmtRate = (qps: number): string => `${(qps / 1000).toFixed(1)}k`;
 const fmtMs = (ms: number): string => (Number.isNaN(ms) ? '-' : `${ms.toFixed(2)} ms`);
+const fmtCount = (n: number): string => (Number.isFinite(n) ? n.toFixed(3) : '-');
+const fmtMicros = (us: number): string => (Number.isFinite(us) ? `${us.toFixed(1)} µs` : '-');
 const fmtPct = (ratio: number): string => `${(ratio * 100).toFixed(0)}%`;
 const fmtTimes = (ratio: number): string => `${ratio.toFixed(2)}×`;
 
@@ -393,12 +511,18 @@ async function main(): Promise<void> {
   const [warmupMillis] = positiveInts('warmup', values.warmup);
   const levels = positiveInts('concurrency', values.concurrency ?? (mixed ? '100' : '10,100,1000'));
   const only = values.only ?? (mixed ? MIXED_CONTENDERS : DEFAULT_CONTENDERS).join(',');
-  const contenders = only.split(',').map((name) => {
+  const requested = only.split(',').map((name) => {
     if (!(CONTENDERS as readonly string[]).includes(name)) {
       throw new Error(`unknown contender ${name}; expected one of ${CONTENDERS.join(', ')}`);
     }
     return name as Contender;
   });
+  const noPgbench = mixed ? 'not in --mixed' : pgbenchUnavailable();
+  const isPgbench = (c: Contender): boolean => c === 'pgbench' || c === 'pgbench-prepared';
+  const contenders = requested.filter((c) => noPgbench === undefined || !isPgbench(c));
+  if (contenders.length < requested.length) {
+    console.log(`skipping ${requested.filter(isPgbench).join(', ')}: ${noPgbench}`);
+  }
   const settings: Settings = {
     depth: values.depth === undefined ? undefined : positiveInts('depth', values.depth)[0],
     slow: values.slow === undefined ? undefined : Number(values.slow),
@@ -502,19 +626,30 @@ async function main(): Promise<void> {
         p99: median(list.map((m) => m.p99)),
         connections: Math.max(...list.map((m) => m.connections)),
         errors: list.reduce((sum, m) => sum + m.errors, 0),
+        serverCpuMicros: median(list.map((m) => m.serverCpuMicros)),
+        clientCpuMicros: median(list.map((m) => m.clientCpuMicros)),
+        readsPerQuery: median(list.map((m) => m.readsPerQuery)),
+        writesPerQuery: median(list.map((m) => m.writesPerQuery)),
       });
     }
-    const limit = Math.max(summary.get('raw-2')?.qps ?? 0, summary.get('raw-10')?.qps ?? 0);
-    const pgPool = summary.get('pg.Pool')?.qps ?? 0;
+    const limitOf = (contender: Contender): number =>
+      summary.get(limitMode(contender) === 'prepared' ? 'pgbench-prepared' : 'pgbench')?.qps ?? 0;
+    const pgPool = summary.get('pg.Pool');
     const rows = contenders.map((contender) => {
       const m = summary.get(contender)!;
+      const limit = limitOf(contender);
       return [
         contender,
         fmtRate(m.qps),
         limit > 0 ? fmtPct(m.qps / limit) : '-',
-        pgPool > 0 ? fmtTimes(m.qps / pgPool) : '-',
+        pgPool ? fmtTimes(m.qps / pgPool.qps) : '-',
         fmtMs(m.p50),
         fmtMs(m.p99),
+        fmtMicros(m.serverCpuMicros),
+        pgPool ? fmtTimes(m.serverCpuMicros / pgPool.serverCpuMicros) : '-',
+        fmtMicros(m.clientCpuMicros),
+        fmtCount(m.readsPerQuery),
+        fmtCount(m.writesPerQuery),
         String(m.connections),
         String(m.errors),
       ];
@@ -522,17 +657,33 @@ async function main(): Promise<void> {
     console.log(`\n${level} concurrent callers (medians of ${rounds} rounds)\n`);
     console.log(
       table(
-        ['contender', 'q/s', '% of limit', '× pg.Pool', 'p50', 'p99', 'connections', 'errors'],
+        [
+          'contender',
+          'q/s',
+          '% of limit',
+          '× pg.Pool',
+          'p50',
+          'p99',
+          'server CPU/q',
+          '× pg.Pool',
+          'client CPU/q',
+          'reads/q',
+          'writes/q',
+          'connections',
+          'errors',
+        ],
         rows,
       ),
     );
     for (const [contender, m] of summary) {
+      const limit = limitOf(contender);
       report.push({
         concurrency: level,
         contender,
         ...m,
         ofLimit: limit > 0 ? m.qps / limit : null,
-        timesPgPool: pgPool > 0 ? m.qps / pgPool : null,
+        timesPgPool: pgPool ? m.qps / pgPool.qps : null,
+        serverCpuTimesPgPool: pgPool ? m.serverCpuMicros / pgPool.serverCpuMicros : null,
         rounds: results.get(key(contender, level)) ?? [],
       });
     }
