@@ -25,6 +25,9 @@ const kControlKeywords = new Set([
   'release',
 ]);
 
+/** The length of the longest keyword above ("rollback", "savepoint"). */
+const kLongestKeyword = 9;
+
 /**
  * The transaction-control statement `text` consists of (`BEGIN`, `COMMIT`, `ROLLBACK TO s`,
  * ...), or undefined. Only a single statement is judged here: several in one text (`BEGIN;
@@ -34,7 +37,7 @@ const kControlKeywords = new Set([
  */
 export function transactionControl(query: unknown): string | undefined {
   const text = typeof query === 'string' ? query : (query as { text?: unknown } | null)?.text;
-  if (typeof text !== 'string') return undefined;
+  if (typeof text !== 'string' || startsWithOtherWord(text)) return undefined;
   const statement = stripComments(text).trim().replace(/;\s*$/, '');
   if (statement.includes(';')) return undefined;
   const words = statement.toLowerCase().split(/\s+/, 3);
@@ -43,6 +46,31 @@ export function transactionControl(query: unknown): string | undefined {
   if (first === 'start' && words[1] !== 'transaction') return undefined;
   if ((first === 'commit' || first === 'rollback') && words[1] === 'prepared') return undefined;
   return statement.replace(/\s+/g, ' ');
+}
+
+/**
+ * The fast path, for the common case on every `pool.query()`: the text opens (after
+ * whitespace) with an ASCII word that is no control keyword, so it is no control statement,
+ * and the regular expressions below need not run. Anything else (a comment first, a
+ * non-ASCII letter, which `toLowerCase` might fold into ASCII) takes the full check.
+ */
+function startsWithOtherWord(text: string): boolean {
+  const length = text.length;
+  let start = 0;
+  let code = 0;
+  while (start < length && ((code = text.charCodeAt(start)) === 32 || (code >= 9 && code <= 13)))
+    start++;
+  let end = start;
+  while (end < length && end - start < kLongestKeyword + 1) {
+    code = text.charCodeAt(end) | 0x20;
+    if (code < 97 || code > 122) break;
+    end++;
+  }
+  if (end === start) return false; // a comment, a parenthesis, nothing: check fully
+  if (end < length && text.charCodeAt(end) >= 128) return false;
+  return (
+    end - start > kLongestKeyword || !kControlKeywords.has(text.slice(start, end).toLowerCase())
+  );
 }
 
 /** Removes `-- line` and `/* block *\/` comments (not inside quotes: control has none). */
