@@ -33,6 +33,7 @@ import { isFatalServerError, isPgRefusal, provesNotSent } from '../classify.js';
 import type { PgConnection } from '../connection.js';
 import type { QueryInput, QueryValues } from '../dispatch.js';
 import { sessionSurvived } from '../outcome.js';
+import { LaneQuery, RowShapes, takesLaneQuery } from './lane-query.js';
 import type { PipelinedQuery } from './query.js';
 
 export type LaneState = 'open' | 'draining' | 'broken' | 'returning';
@@ -57,11 +58,14 @@ export interface LaneOwner {
 }
 
 /** pg's callback form of `query`, which costs no promise per query. */
-type QueryWithCallback = (
-  query: QueryInput,
-  values: QueryValues,
-  callback: (error: unknown, result: pg.QueryResult) => void,
-) => void;
+interface QueryWithCallback {
+  (
+    query: QueryInput,
+    values: QueryValues,
+    callback: (error: unknown, result: pg.QueryResult) => void,
+  ): void;
+  (query: LaneQuery): void;
+}
 
 /** The socket under pg's Client (pg's internals: `client.connection.stream`), for corking. */
 interface Corkable {
@@ -126,6 +130,8 @@ export class Lane {
   readonly #sent = new FifoQueue<PipelinedQuery>();
   /** The socket, if pg's Client exposes one that can be corked (a mock may not). */
   readonly #stream: Corkable | undefined;
+  /** Row templates reused across its queries, when its client takes a `LaneQuery`. */
+  readonly #shapes: RowShapes | undefined;
   readonly #owner: LaneOwner;
   readonly #batch: CorkBatch;
   readonly #headOfLine: HeadOfLine;
@@ -148,6 +154,7 @@ export class Lane {
       typeof stream?.cork === 'function' && typeof stream.uncork === 'function'
         ? (stream as Corkable)
         : undefined;
+    this.#shapes = takesLaneQuery(connection.client) ? new RowShapes() : undefined;
   }
 
   get state(): LaneState {
@@ -203,10 +210,13 @@ export class Lane {
       // Sending the next query from there would queue that one ahead of this one, and pg
       // would then hand each the other's answer. So such a callback waits for a microtask.
       // (An inline function: the one closure a query costs.)
-      client.query(entry.query, entry.values, (error: unknown, result: pg.QueryResult) => {
+      const callback = (error: unknown, result: pg.QueryResult): void => {
         if (this.#sending) queueMicrotask(() => this.#answered(entry, error, result));
         else this.#answered(entry, error, result);
-      });
+      };
+      const shapes = this.#shapes;
+      if (shapes === undefined) client.query(entry.query, entry.values, callback);
+      else client.query(new LaneQuery(entry.query, entry.values, callback, shapes));
     } catch (error) {
       threw = true;
       thrown = error;

@@ -1,0 +1,129 @@
+/**
+ * The query object a lane hands to pg: pg's own `Query`, so that results, type parsers,
+ * `rowMode`, errors and pg's pipeline bookkeeping stay exactly pg's, with one change. When a
+ * RowDescription arrives, pg's `Result#addFields` builds the row template afresh for every
+ * query: a parser lookup per field, a null-prototype object in dictionary mode, and a spread
+ * of it (0.7 µs of a 20 µs query with one column, more with more). A lane answers the same
+ * few statements over and over, so it keeps what `addFields` built, per statement text
+ * (`RowShapes`), and reuses it when the new description matches.
+ *
+ * "Matches" is checked on every use, not assumed: the same column names and formats in the
+ * same order, and for each column the parser the query's type overrides give *now* (so a
+ * `types` option in the config, or a `setTypeParser` since, is a miss, and pg's own
+ * `addFields` runs). The result's `fields` are always this message's own objects.
+ *
+ * pg accepts only its own `Query` class in pipeline mode (lib/client.js refuses other
+ * Submittables), so this is used only when the lane's client is this pg's `Client` with its
+ * own `query` method; anything else gets the plain `(config, values, callback)` call.
+ */
+import pg from 'pg';
+
+import type { QueryInput, QueryValues } from '../dispatch.js';
+
+/** The field parts of a RowDescription that `addFields` reads. */
+interface FieldDescription {
+  name: string;
+  dataTypeID: number;
+  format?: string;
+}
+
+/** The parts of pg's `Result` (lib/result.js) that `addFields` sets. */
+interface ResultInternals {
+  fields: FieldDescription[];
+  _parsers: unknown[] | undefined;
+  _prebuiltEmptyResultObject: object | null;
+  _types?: { getTypeParser(oid: number, format: string): unknown };
+  addFields(fields: FieldDescription[]): void;
+}
+
+/** The parts of pg's `Query` (lib/query.js) that `handleRowDescription` uses. */
+interface QueryInternals {
+  text?: string;
+  callback?: unknown;
+  _result: ResultInternals;
+  _accumulateRows: unknown;
+  _checkForMultirow(): void;
+  listeners(event: string): unknown[];
+}
+
+/** What `addFields` built for one statement. */
+interface RowShape {
+  readonly names: string[];
+  readonly formats: string[];
+  readonly parsers: unknown[];
+  readonly empty: object | null;
+}
+
+/** Statements remembered per lane; past this, the memory starts again (no per-query cost). */
+const kMaxShapes = 256;
+
+/** A lane's row shapes, by statement text. */
+export class RowShapes {
+  readonly #byText = new Map<string, RowShape>();
+
+  /** Sets `result`'s fields as `addFields(fields)` would, reusing a matching shape. */
+  apply(text: string | undefined, result: ResultInternals, fields: FieldDescription[]): void {
+    const shape = text === undefined ? undefined : this.#byText.get(text);
+    if (shape !== undefined && matches(shape, result, fields)) {
+      result.fields = fields;
+      result._parsers = shape.parsers;
+      result._prebuiltEmptyResultObject = shape.empty;
+      return;
+    }
+    result.addFields(fields);
+    if (text === undefined || fields.length === 0 || result._parsers === undefined) return;
+    if (this.#byText.size >= kMaxShapes) this.#byText.clear();
+    this.#byText.set(text, {
+      names: fields.map((field) => field.name),
+      formats: fields.map(formatOf),
+      parsers: result._parsers,
+      empty: result._prebuiltEmptyResultObject,
+    });
+  }
+}
+
+function formatOf(field: FieldDescription): string {
+  return field.format || 'text';
+}
+
+function matches(shape: RowShape, result: ResultInternals, fields: FieldDescription[]): boolean {
+  const types = result._types;
+  const count = fields.length;
+  if (types === undefined || count !== shape.names.length) return false;
+  for (let i = 0; i < count; i++) {
+    const field = fields[i]!;
+    const format = formatOf(field);
+    if (field.name !== shape.names[i] || format !== shape.formats[i]) return false;
+    if (types.getTypeParser(field.dataTypeID, format) !== shape.parsers[i]) return false;
+  }
+  return true;
+}
+
+/** pg's Query, with row shapes reused (see the top of this file). */
+export class LaneQuery extends pg.Query {
+  // TS-private, not #private: V8 handles # fields on this hot path less well (BENCHMARKS.md).
+  private readonly shapes: RowShapes;
+
+  constructor(
+    query: QueryInput,
+    values: QueryValues,
+    callback: (error: unknown, result: pg.QueryResult) => void,
+    shapes: RowShapes,
+  ) {
+    super(query as pg.QueryConfig, values, callback);
+    this.shapes = shapes;
+  }
+
+  /** As pg's `Query#handleRowDescription`, with `addFields` through the lane's shapes. */
+  handleRowDescription(message: { fields: FieldDescription[] }): void {
+    const self = this as unknown as QueryInternals;
+    self._checkForMultirow();
+    this.shapes.apply(self.text, self._result, message.fields);
+    self._accumulateRows = self.callback || !self.listeners('row').length;
+  }
+}
+
+/** Whether `client` takes a `LaneQuery`: this pg's Client, its `query` not replaced. */
+export function takesLaneQuery(client: pg.Client): boolean {
+  return client instanceof pg.Client && client.query === pg.Client.prototype.query;
+}
