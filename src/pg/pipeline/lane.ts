@@ -33,6 +33,7 @@ import { isFatalServerError, isPgRefusal, provesNotSent } from '../classify.js';
 import type { PgConnection } from '../connection.js';
 import type { QueryInput, QueryValues } from '../dispatch.js';
 import { sessionSurvived } from '../outcome.js';
+import type { CorkBatch } from './cork-batch.js';
 import { LaneQuery, RowShapes, takesLaneQuery } from './lane-query.js';
 import type { PipelinedQuery } from './query.js';
 
@@ -71,28 +72,6 @@ interface QueryWithCallback {
 interface Corkable {
   cork(): void;
   uncork(): void;
-}
-
-/**
- * The lanes corked for the current batch of sends, uncorked together once the batch is over.
- * The queries sent in one batch of microtasks (callers answered by one socket read send
- * their next ones from there) leave in one write per lane: writev was a third of the CPU time
- * at 1000 callers with one per query. process.nextTick from a microtask runs once the
- * microtask queue is empty, before any I/O: it adds no latency.
- */
-export class CorkBatch {
-  readonly #corked: Lane[] = [];
-  readonly #flush = (): void => {
-    const corked = this.#corked;
-    // Uncorked whatever became of the lane meanwhile (failed, given back): the socket is the
-    // connection's, and whoever has it now expects its writes to leave.
-    for (let i = 0; i < corked.length; i++) corked[i]!.uncork();
-    corked.length = 0;
-  };
-
-  add(lane: Lane): void {
-    if (this.#corked.push(lane) === 1) process.nextTick(this.#flush);
-  }
 }
 
 /** How the head-of-line check reads a lane (see `Lane#blocked`). */

@@ -21,7 +21,8 @@ import type { NormalizedOptions } from '../../core/index.js';
 import type { Checkout } from '../checkout.js';
 import type { PgConnection } from '../connection.js';
 import type { PipelineSettings } from '../options.js';
-import { CorkBatch, Lane, type HeadOfLine, type LaneOwner, type LaneState } from './lane.js';
+import { CorkBatch } from './cork-batch.js';
+import { Lane, type HeadOfLine, type LaneOwner, type LaneState } from './lane.js';
 
 /** What the lanes need from the dispatcher. */
 export interface LanesOwner extends Omit<LaneOwner, 'broke'> {
