@@ -33,6 +33,7 @@ import { isFatalServerError, isPgRefusal, provesNotSent } from '../classify.js';
 import type { PgConnection } from '../connection.js';
 import type { QueryInput, QueryValues } from '../dispatch.js';
 import { sessionSurvived } from '../outcome.js';
+import type { CorkBatch } from './cork-batch.js';
 import type { PipelinedQuery } from './query.js';
 
 export type LaneState = 'open' | 'draining' | 'broken' | 'returning';
@@ -54,6 +55,8 @@ export interface LaneOwner {
   broke(lane: Lane, previous: LaneState): void;
   /** The head of `lane` has been in service longer than the threshold since `since`. */
   stuck(head: PipelinedQuery, since: number, now: number): void;
+  /** The head of `lane` has had more than `largeResultBytes` of its answer received. */
+  large(head: PipelinedQuery): void;
 }
 
 /** pg's callback form of `query`, which costs no promise per query. */
@@ -63,39 +66,20 @@ type QueryWithCallback = (
   callback: (error: unknown, result: pg.QueryResult) => void,
 ) => void;
 
-/** The socket under pg's Client (pg's internals: `client.connection.stream`), for corking. */
+/** The socket under pg's Client (`client.connection.stream`): corked, its reads counted. */
 interface Corkable {
   cork(): void;
   uncork(): void;
 }
-
-/**
- * The lanes corked for the current batch of sends, uncorked together once the batch is over.
- * The queries sent in one batch of microtasks (callers answered by one socket read send
- * their next ones from there) leave in one write per lane: writev was a third of the CPU time
- * at 1000 callers with one per query. process.nextTick from a microtask runs once the
- * microtask queue is empty, before any I/O: it adds no latency.
- */
-export class CorkBatch {
-  readonly #corked: Lane[] = [];
-  readonly #flush = (): void => {
-    const corked = this.#corked;
-    // Uncorked whatever became of the lane meanwhile (failed, given back): the socket is the
-    // connection's, and whoever has it now expects its writes to leave.
-    for (let i = 0; i < corked.length; i++) corked[i]!.uncork();
-    corked.length = 0;
-  };
-
-  add(lane: Lane): void {
-    if (this.#corked.push(lane) === 1) process.nextTick(this.#flush);
-  }
-}
+type Counted = { prependListener(event: 'data', listener: (chunk: Buffer) => void): unknown };
 
 /** How the head-of-line check reads a lane (see `Lane#blocked`). */
 export interface HeadOfLine {
   readonly slowQueryMillis: number;
   /** A head sent this many times `slowQueryMillis` ago blocks the lane too. */
   readonly queuedFactor: number;
+  /** A head whose answer has brought in more bytes than this blocks the lane; Infinity: off. */
+  readonly largeResultBytes: number;
 }
 
 export class Lane {
@@ -116,10 +100,14 @@ export class Lane {
   #failure: Error | undefined = undefined;
   /** Queries in flight when it broke: a failed write proves "never sent" only for a lone one. */
   #inFlightAtFailure = 0;
-  /** When its last answer arrived (performance.now()), 0 before the first. */
-  #lastAnsweredAt = 0;
+  /** When its last answer arrived (performance.now()); -Infinity before the first. */
+  #lastAnsweredAt = -Infinity;
   /** The head whose slowness was last reported, so that it is reported once. */
   #reportedHead: PipelinedQuery | undefined = undefined;
+  /** The head whose large answer was last reported, so that it is reported once. */
+  #reportedLarge: PipelinedQuery | undefined = undefined;
+  /** Bytes read since the last answer: the head's so far (give or take one socket read). */
+  #received = 0;
   #corked = false;
   /** Inside pg's `client.query()`: see `send`. */
   #sending = false;
@@ -131,6 +119,7 @@ export class Lane {
   readonly #headOfLine: HeadOfLine;
   readonly #clock = globalThis.performance;
   readonly #onConnectionError = (error: Error): void => this.#break(error, this.inFlight);
+  readonly #onData = (chunk: Buffer): number => (this.#received += chunk.length);
 
   constructor(
     connection: PgConnection,
@@ -148,6 +137,15 @@ export class Lane {
       typeof stream?.cork === 'function' && typeof stream.uncork === 'function'
         ? (stream as Corkable)
         : undefined;
+    // Ahead of pg's parser, so that the answers it finds in a chunk reset the count after the
+    // chunk is counted. For the connection's life: one addition per chunk read, lane or not.
+    const counted = stream as Partial<Counted> | undefined;
+    if (
+      headOfLine.largeResultBytes !== Infinity &&
+      typeof counted?.prependListener === 'function'
+    ) {
+      counted.prependListener('data', this.#onData);
+    }
   }
 
   get state(): LaneState {
@@ -167,8 +165,10 @@ export class Lane {
     this.shared = false;
     this.#failure = undefined;
     this.#inFlightAtFailure = 0;
-    this.#lastAnsweredAt = 0;
+    this.#lastAnsweredAt = -Infinity;
     this.#reportedHead = undefined;
+    this.#reportedLarge = undefined;
+    this.#received = 0;
     this.connection.setPipeline(true);
     this.connection.joinLane(this.#onConnectionError);
   }
@@ -274,10 +274,23 @@ export class Lane {
    * queries). It is a multiple, not the threshold itself, because a healthy lane at 1000
    * callers is 10-25 ms deep: with the send time alone against 10 ms, lanes kept being skipped
    * and opened, 9 connections instead of 4, and 12% less throughput on 2 cores (same run).
+   *
+   * A head whose answer is large blocks it too, from the moment its bytes passed
+   * `largeResultBytes`: a 50 MB result keeps everything written behind it waiting for as long
+   * as it takes to arrive (and pg to parse it), however fast the server was to produce it.
    */
   #blocked(now: number): boolean {
     const head = this.#head();
     if (head === undefined) return false;
+    // Nothing is known of a new statement's answer, nor of a lane that has answered nothing yet.
+    if (head.pioneer && this.#lastAnsweredAt === -Infinity) return true;
+    if (this.#received > this.#headOfLine.largeResultBytes) {
+      if (this.#reportedLarge !== head) {
+        this.#reportedLarge = head;
+        this.#owner.large(head);
+      }
+      return true;
+    }
     const threshold = this.#headOfLine.slowQueryMillis;
     const since = this.#serviceStart(head);
     if (now - since > threshold) {
@@ -315,7 +328,12 @@ export class Lane {
    */
   #finished(entry: PipelinedQuery, now: number): number {
     const start = this.#serviceStart(entry);
+    // Seen large only now when nothing was dispatched while it came in: learned all the same.
+    if (this.#received > this.#headOfLine.largeResultBytes && this.#reportedLarge !== entry) {
+      this.#owner.large(entry);
+    }
     this.#lastAnsweredAt = now;
+    this.#received = 0;
     entry.lane = undefined;
     this.inFlight--;
     this.#trim();
@@ -356,6 +374,7 @@ export class Lane {
     this.connection.leaveLane();
     while (this.#sent.shift() !== undefined);
     this.#reportedHead = undefined;
+    this.#reportedLarge = undefined;
   }
 
   /**

@@ -21,7 +21,8 @@ import type { NormalizedOptions } from '../../core/index.js';
 import type { Checkout } from '../checkout.js';
 import type { PgConnection } from '../connection.js';
 import type { PipelineSettings } from '../options.js';
-import { CorkBatch, Lane, type HeadOfLine, type LaneOwner, type LaneState } from './lane.js';
+import { CorkBatch } from './cork-batch.js';
+import { Lane, type HeadOfLine, type LaneOwner, type LaneState } from './lane.js';
 
 /** What the lanes need from the dispatcher. */
 export interface LanesOwner extends Omit<LaneOwner, 'broke'> {
@@ -201,6 +202,8 @@ export class Lanes implements LaneOwner {
 
   stuck: LaneOwner['stuck'] = (head, since, now) => this.#owner.stuck(head, since, now);
 
+  large: LaneOwner['large'] = (head) => this.#owner.large(head);
+
   broke(lane: Lane, previous: LaneState): void {
     this.#unlist(lane, previous);
     this.#checkout.release(lane.connection, lane.failure);
@@ -351,6 +354,7 @@ export function lanesSettings(
     depth: settings.depth,
     slowQueryMillis: settings.slowQueryMillis,
     queuedFactor: kQueuedFactor,
+    largeResultBytes: settings.largeResultBytes > 0 ? settings.largeResultBytes : Infinity,
     maxLaneMillis: maxLaneMillis(options),
     retiresAtOnce: idleTimeout > 0 && idleTimeout < kKeepLaneMinIdleMillis,
   };
