@@ -134,6 +134,17 @@ describe('a new statement at the head of a lane that has answered nothing', () =
     expect(queries.map((q) => rowText(q.value))).toEqual(['SELECT a', 'SELECT b']);
   });
 
+  it('holds back one lane at a time: a burst of new statements opens one lane more, not max', async () => {
+    const rig = makeRig({ max: 4 }, isolating);
+    const texts4 = ['SELECT a', 'SELECT b', 'SELECT c', 'SELECT d'];
+    const queries = texts4.map((text) => track(rig.query(text)));
+    await flush();
+    expect(rig.clients.map(texts)).toEqual([['SELECT a'], ['SELECT b', 'SELECT c', 'SELECT d']]);
+    for (const client of rig.clients) while (client.pending.length > 0) client.answer();
+    await flush();
+    expect(queries.map((q) => rowText(q.value))).toEqual(texts4);
+  });
+
   it('holds what arrives with it until its answer when no other lane can be opened', async () => {
     const rig = makeRig({ max: 2 }, isolating);
     const held = await rig.checkout.acquire(); // the other connection, taken

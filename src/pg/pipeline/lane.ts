@@ -57,6 +57,8 @@ export interface LaneOwner {
   stuck(head: PipelinedQuery, since: number, now: number): void;
   /** The head of `lane` has had more than `largeResultBytes` of its answer received. */
   large(head: PipelinedQuery): void;
+  /** `lane` is `unproven`: may it take nothing behind its head? (One lane at a time may.) */
+  holdsBack(lane: Lane): boolean;
 }
 
 /** pg's callback form of `query`, which costs no promise per query. */
@@ -67,10 +69,7 @@ type QueryWithCallback = (
 ) => void;
 
 /** The socket under pg's Client (`client.connection.stream`): corked, its reads counted. */
-interface Corkable {
-  cork(): void;
-  uncork(): void;
-}
+type Corkable = { cork(): void; uncork(): void };
 type Counted = { prependListener(event: 'data', listener: (chunk: Buffer) => void): unknown };
 
 /** How the head-of-line check reads a lane (see `Lane#blocked`). */
@@ -246,6 +245,12 @@ export class Lane {
     return provesNotSent(error) && (isPgRefusal(error) || this.#inFlightAtFailure <= 1);
   }
 
+  /** Open, its head a new statement (probation.ts), nothing answered: it may be large. */
+  get unproven(): boolean {
+    const head = this.#sent.peek();
+    return this.#lastAnsweredAt === -Infinity && this.#state === 'open' && head?.pioneer === true;
+  }
+
   /** Queries in flight when it broke. */
   get inFlightAtFailure(): number {
     return this.#inFlightAtFailure;
@@ -274,16 +279,12 @@ export class Lane {
    * queries). It is a multiple, not the threshold itself, because a healthy lane at 1000
    * callers is 10-25 ms deep: with the send time alone against 10 ms, lanes kept being skipped
    * and opened, 9 connections instead of 4, and 12% less throughput on 2 cores (same run).
-   *
-   * A head whose answer is large blocks it too, from the moment its bytes passed
-   * `largeResultBytes`: a 50 MB result keeps everything written behind it waiting for as long
-   * as it takes to arrive (and pg to parse it), however fast the server was to produce it.
+   * A large answer blocks it too, however fast the server made it: past `largeResultBytes`.
    */
   #blocked(now: number): boolean {
     const head = this.#head();
     if (head === undefined) return false;
-    // Nothing is known of a new statement's answer, nor of a lane that has answered nothing yet.
-    if (head.pioneer && this.#lastAnsweredAt === -Infinity) return true;
+    if (this.unproven && this.#owner.holdsBack(this)) return true;
     if (this.#received > this.#headOfLine.largeResultBytes) {
       if (this.#reportedLarge !== head) {
         this.#reportedLarge = head;
