@@ -12,6 +12,10 @@
 import pg from 'pg';
 
 import { InvalidOptionError, type PoolOptions as CorePoolOptions } from '../core/index.js';
+import { checkFunction, checkNonNegative } from './option-checks.js';
+import { pipelineSettings, type PipelineSettings } from './pipeline-options.js';
+
+export type { PipelineSettings } from './pipeline-options.js';
 import { secretsOf } from './redact.js';
 import { timeoutStatements } from './timeouts.js';
 import type { CoreOptions, PoolConfig } from './types.js';
@@ -40,15 +44,6 @@ export interface ResolvedOptions {
   readonly secrets: readonly string[];
   /** How `pool.query()` is pipelined, or undefined with `pipelineQueries: false`. */
   readonly pipeline: PipelineSettings | undefined;
-}
-
-export interface PipelineSettings {
-  /** The most queries in flight on one lane. */
-  readonly depth: number;
-  /** A lane whose oldest query has run longer than this takes no new ones. */
-  readonly slowQueryMillis: number;
-  /** Statements seen running longer than `slowQueryMillis` are run apart, not pipelined. */
-  readonly isolateSlowQueries: boolean;
 }
 
 const coreKeys = [
@@ -100,6 +95,7 @@ const poolKeys = new Set<string>([
   'pipelineDepth',
   'pipelineSlowQueryMillis',
   'pipelineIsolateSlowQueries',
+  'pipelineLargeResultBytes',
 ]);
 
 /**
@@ -152,21 +148,6 @@ const misnamed: Record<string, string> = {
 
 /** Unknown keys already warned about, so that each is reported once per process. */
 const warnedKeys = new Set<string>();
-
-/**
- * Measured with bench/pipeline.ts (`SELECT $1::int`, max 10, 2 cores; BENCHMARKS.md): 256
- * keeps 100 callers on one or two connections and 1000 callers on four, which gave both the
- * best throughput and a p99 at or under half of pg.Pool's; 64 opened all ten connections at
- * 1000 callers, and the extra backends only competed for the cores. Slow queries do not pile
- * up behind a deep pipeline: `pipelineSlowQueryMillis` stops a lane taking more once its oldest
- * query runs long, and new lanes open instead.
- */
-const kPipelineDepth = 256;
-/**
- * With 1% of queries taking 50 ms (bench/pipeline.ts --mixed, 100 callers), 10 ms kept 2.6x the
- * throughput of 50 ms and half its fast-query p99, and cost nothing without slow queries.
- */
-const kPipelineSlowQueryMillis = 10;
 
 /** Backoff cap between connection attempts while the database is unreachable. */
 const kPgCreateRetryMaxMillis = 2_000;
@@ -290,32 +271,6 @@ function sameButCase(key: string): string | undefined {
   return undefined;
 }
 
-function pipelineSettings(config: PoolConfig): PipelineSettings | undefined {
-  const on = config.pipelineQueries ?? true;
-  if (typeof on !== 'boolean') {
-    throw new InvalidOptionError('pipelineQueries', `expected a boolean, got ${typeof on}`);
-  }
-  const depth = config.pipelineDepth ?? kPipelineDepth;
-  if (typeof depth !== 'number' || !Number.isInteger(depth) || depth < 1) {
-    throw new InvalidOptionError('pipelineDepth', `expected an integer >= 1, got ${String(depth)}`);
-  }
-  const slowQueryMillis = config.pipelineSlowQueryMillis ?? kPipelineSlowQueryMillis;
-  checkNonNegative('pipelineSlowQueryMillis', slowQueryMillis);
-  const isolateSlowQueries = config.pipelineIsolateSlowQueries ?? true;
-  if (typeof isolateSlowQueries !== 'boolean') {
-    throw new InvalidOptionError(
-      'pipelineIsolateSlowQueries',
-      `expected a boolean, got ${typeof isolateSlowQueries}`,
-    );
-  }
-  // pg's client-side read timeout (`query_timeout`) closes the connection when it fires, which
-  // on a shared lane would fail every other caller's query with it: such pools run one query
-  // per connection, as pg.Pool does.
-  const readTimeout = config.query_timeout;
-  if (typeof readTimeout === 'number' && readTimeout > 0) return undefined;
-  return on ? { depth, slowQueryMillis, isolateSlowQueries } : undefined;
-}
-
 function coreOptions(config: PoolConfig): CorePoolOptions {
   const core: CorePoolOptions = {
     max: config.max ?? config.poolSize ?? 10,
@@ -384,17 +339,4 @@ function publicOptions(config: PoolConfig, core: CorePoolOptions): pg.PoolOption
     }
   }
   return Object.freeze(options) as unknown as pg.PoolOptions;
-}
-
-function checkFunction(name: string, value: unknown, optional = false): void {
-  if (optional && value === undefined) return;
-  if (typeof value !== 'function') {
-    throw new InvalidOptionError(name, `expected a function, got ${typeof value}`);
-  }
-}
-
-function checkNonNegative(name: string, value: unknown): void {
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
-    throw new InvalidOptionError(name, `expected a number >= 0, got ${String(value)}`);
-  }
 }

@@ -109,6 +109,12 @@ export interface PoolConfig
    * fast again. Default `true`. See docs/pipelining.md.
    */
   pipelineIsolateSlowQueries?: boolean | undefined;
+  /**
+   * A pipelined connection whose oldest query's answer has brought in more than this many bytes
+   * so far takes no new queries, and the statement is run apart from then on, as a slow one.
+   * Default 1 MiB (1048576); 0 turns it off. See docs/pipelining.md.
+   */
+  pipelineLargeResultBytes?: number | undefined;
 }
 
 /** `pool.query()`'s config object: pg's, plus per-query timeouts (run with `SET LOCAL`). */

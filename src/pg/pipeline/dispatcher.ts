@@ -279,6 +279,7 @@ export class PipelineDispatcher implements Dispatcher {
       answered: (lane, entry, answer, error, result) =>
         this.#answered(lane, entry, answer, error, result),
       stuck: (head, since, now) => this.#router.stuck(head, since, now),
+      large: (head) => this.#router.large(head),
     };
   }
 

@@ -56,6 +56,10 @@ export interface LaneOwner {
   broke(lane: Lane, previous: LaneState): void;
   /** The head of `lane` has been in service longer than the threshold since `since`. */
   stuck(head: PipelinedQuery, since: number, now: number): void;
+  /** The head of `lane` has had more than `largeResultBytes` of its answer received. */
+  large(head: PipelinedQuery): void;
+  /** `lane` is `unproven`: may it take nothing behind its head? (One lane at a time may.) */
+  holdsBack(lane: Lane): boolean;
 }
 
 /** pg's callback form of `query`, which costs no promise per query. */
@@ -68,17 +72,17 @@ interface QueryWithCallback {
   (query: LaneQuery): void;
 }
 
-/** The socket under pg's Client (pg's internals: `client.connection.stream`), for corking. */
-interface Corkable {
-  cork(): void;
-  uncork(): void;
-}
+/** The socket under pg's Client (`client.connection.stream`): corked, its reads counted. */
+type Corkable = { cork(): void; uncork(): void };
+type Counted = { prependListener(event: 'data', listener: (chunk: Buffer) => void): unknown };
 
 /** How the head-of-line check reads a lane (see `Lane#blocked`). */
 export interface HeadOfLine {
   readonly slowQueryMillis: number;
   /** A head sent this many times `slowQueryMillis` ago blocks the lane too. */
   readonly queuedFactor: number;
+  /** A head whose answer has brought in more bytes than this blocks the lane; Infinity: off. */
+  readonly largeResultBytes: number;
 }
 
 export class Lane {
@@ -99,10 +103,14 @@ export class Lane {
   #failure: Error | undefined = undefined;
   /** Queries in flight when it broke: a failed write proves "never sent" only for a lone one. */
   #inFlightAtFailure = 0;
-  /** When its last answer arrived (performance.now()), 0 before the first. */
-  #lastAnsweredAt = 0;
+  /** When its last answer arrived (performance.now()); -Infinity before the first. */
+  #lastAnsweredAt = -Infinity;
   /** The head whose slowness was last reported, so that it is reported once. */
   #reportedHead: PipelinedQuery | undefined = undefined;
+  /** The head whose large answer was last reported, so that it is reported once. */
+  #reportedLarge: PipelinedQuery | undefined = undefined;
+  /** Bytes read since the last answer: the head's so far (give or take one socket read). */
+  #received = 0;
   #corked = false;
   /** Inside pg's `client.query()`: see `send`. */
   #sending = false;
@@ -116,6 +124,7 @@ export class Lane {
   readonly #headOfLine: HeadOfLine;
   readonly #clock = globalThis.performance;
   readonly #onConnectionError = (error: Error): void => this.#break(error, this.inFlight);
+  readonly #onData = (chunk: Buffer): number => (this.#received += chunk.length);
 
   constructor(
     connection: PgConnection,
@@ -134,6 +143,15 @@ export class Lane {
         ? (stream as Corkable)
         : undefined;
     this.#shapes = takesLaneQuery(connection.client) ? new RowShapes() : undefined;
+    // Ahead of pg's parser, so that the answers it finds in a chunk reset the count after the
+    // chunk is counted. For the connection's life: one addition per chunk read, lane or not.
+    const counted = stream as Partial<Counted> | undefined;
+    if (
+      headOfLine.largeResultBytes !== Infinity &&
+      typeof counted?.prependListener === 'function'
+    ) {
+      counted.prependListener('data', this.#onData);
+    }
   }
 
   get state(): LaneState {
@@ -153,8 +171,10 @@ export class Lane {
     this.shared = false;
     this.#failure = undefined;
     this.#inFlightAtFailure = 0;
-    this.#lastAnsweredAt = 0;
+    this.#lastAnsweredAt = -Infinity;
     this.#reportedHead = undefined;
+    this.#reportedLarge = undefined;
+    this.#received = 0;
     this.connection.setPipeline(true);
     this.connection.joinLane(this.#onConnectionError);
   }
@@ -243,6 +263,12 @@ export class Lane {
     return provesNotSent(error) && (isPgRefusal(error) || this.#inFlightAtFailure <= 1);
   }
 
+  /** Open, its head a new statement (probation.ts), nothing answered: it may be large. */
+  get unproven(): boolean {
+    const head = this.#sent.peek();
+    return this.#lastAnsweredAt === -Infinity && this.#state === 'open' && head?.pioneer === true;
+  }
+
   /** Queries in flight when it broke. */
   get inFlightAtFailure(): number {
     return this.#inFlightAtFailure;
@@ -271,10 +297,19 @@ export class Lane {
    * queries). It is a multiple, not the threshold itself, because a healthy lane at 1000
    * callers is 10-25 ms deep: with the send time alone against 10 ms, lanes kept being skipped
    * and opened, 9 connections instead of 4, and 12% less throughput on 2 cores (same run).
+   * A large answer blocks it too, however fast the server made it: past `largeResultBytes`.
    */
   #blocked(now: number): boolean {
     const head = this.#head();
     if (head === undefined) return false;
+    if (this.unproven && this.#owner.holdsBack(this)) return true;
+    if (this.#received > this.#headOfLine.largeResultBytes) {
+      if (this.#reportedLarge !== head) {
+        this.#reportedLarge = head;
+        this.#owner.large(head);
+      }
+      return true;
+    }
     const threshold = this.#headOfLine.slowQueryMillis;
     const since = this.#serviceStart(head);
     if (now - since > threshold) {
@@ -312,7 +347,12 @@ export class Lane {
    */
   #finished(entry: PipelinedQuery, now: number): number {
     const start = this.#serviceStart(entry);
+    // Seen large only now when nothing was dispatched while it came in: learned all the same.
+    if (this.#received > this.#headOfLine.largeResultBytes && this.#reportedLarge !== entry) {
+      this.#owner.large(entry);
+    }
     this.#lastAnsweredAt = now;
+    this.#received = 0;
     entry.lane = undefined;
     this.inFlight--;
     this.#trim();
@@ -353,6 +393,7 @@ export class Lane {
     this.connection.leaveLane();
     while (this.#sent.shift() !== undefined);
     this.#reportedHead = undefined;
+    this.#reportedLarge = undefined;
   }
 
   /**

@@ -25,7 +25,7 @@ import { CorkBatch } from './cork-batch.js';
 import { Lane, type HeadOfLine, type LaneOwner, type LaneState } from './lane.js';
 
 /** What the lanes need from the dispatcher. */
-export interface LanesOwner extends Omit<LaneOwner, 'broke'> {
+export interface LanesOwner extends Omit<LaneOwner, 'broke' | 'holdsBack'> {
   /** Queries waiting for room on a lane; 0 once the dispatcher is closed. */
   readonly laneDemand: number;
   /** Slow queries waiting to run apart (they want a connection too). */
@@ -78,6 +78,11 @@ export class Lanes implements LaneOwner {
   readonly #laneOf = new WeakMap<PgConnection, Lane>();
   /** Lanes taking no new queries, given back when they empty. */
   #draining = 0;
+  /**
+   * The lane holding back behind its unproven head (`Lane#unproven`), if any: one at a time,
+   * so that a burst of new statements (texts with inline values) opens one lane more, not `max`.
+   */
+  #holdingBack: Lane | undefined = undefined;
   /** Lane checkouts pending in the core's queue. */
   #acquiring = 0;
   /** Why the last lane checkout failed; cleared by the next one that succeeds. */
@@ -201,6 +206,15 @@ export class Lanes implements LaneOwner {
     this.#owner.answered(lane, entry, answer, error, result);
 
   stuck: LaneOwner['stuck'] = (head, since, now) => this.#owner.stuck(head, since, now);
+
+  large: LaneOwner['large'] = (head) => this.#owner.large(head);
+
+  holdsBack(lane: Lane): boolean {
+    const holding = this.#holdingBack;
+    if (holding !== undefined && holding !== lane && holding.unproven) return false;
+    this.#holdingBack = lane;
+    return true;
+  }
 
   broke(lane: Lane, previous: LaneState): void {
     this.#unlist(lane, previous);
@@ -352,6 +366,7 @@ export function lanesSettings(
     depth: settings.depth,
     slowQueryMillis: settings.slowQueryMillis,
     queuedFactor: kQueuedFactor,
+    largeResultBytes: settings.largeResultBytes > 0 ? settings.largeResultBytes : Infinity,
     maxLaneMillis: maxLaneMillis(options),
     retiresAtOnce: idleTimeout > 0 && idleTimeout < kKeepLaneMinIdleMillis,
   };

@@ -35,6 +35,8 @@ export class PipelinedQuery {
   onSettle: ((entry: PipelinedQuery) => void) | undefined = undefined;
   /** Where the router sent it. */
   route: Route = 'lane';
+  /** The first run of a statement not yet seen answered fast (probation.ts). */
+  pioneer = false;
   /**
    * The lane it is in flight on; undefined while it waits, and once it has left the lane. Only
    * lane.ts sets it, and only compares it with itself: typed as any object so that this file

@@ -57,7 +57,10 @@ export class Router {
     if (probation === undefined) return;
     const text = entry.text;
     const verdict = probation.admit(text);
-    if (verdict === 'pioneer') entry.onSettle = this.#pioneerDone;
+    if (verdict === 'pioneer') {
+      entry.onSettle = this.#pioneerDone;
+      entry.pioneer = true;
+    }
     if (this.#statements!.isSlow(text)) entry.route = 'slow';
     else if (verdict === 'hold') entry.route = 'hold';
   }
@@ -78,5 +81,14 @@ export class Router {
   /** `head` holds up its lane: in service since `since`, not answered by `now`. */
   stuck(head: PipelinedQuery, since: number, now: number): void {
     this.#statements?.observeSlow(head.text, since, now);
+  }
+
+  /**
+   * `head` holds up its lane with a large answer. One run is evidence enough, unlike a slow
+   * one (slow-statements.ts): a stall of this process or the server makes queries look slow,
+   * never large. Its isolated runs bring it back to the lanes if they are fast.
+   */
+  large(head: PipelinedQuery): void {
+    this.#statements?.markSlow(head.text, NaN);
   }
 }

@@ -33,7 +33,7 @@ export interface Written {
   readonly callback: Callback;
 }
 
-class FakeStream {
+class FakeStream extends EventEmitter {
   corks = 0;
   /** Times the outer cork was released, i.e. batches that left in one write. */
   flushes = 0;
@@ -95,6 +95,11 @@ export class FakeClient extends EventEmitter {
     return this.writes.filter((w) => !w.settled);
   }
 
+  /** `bytes` more of an answer arrive on the socket (as one read), before pg parses them. */
+  receive(bytes: number): void {
+    this.stream.emit('data', Buffer.alloc(bytes));
+  }
+
   /** Answers the oldest pending query (or `which`) with one row `{ text }`. */
   answer(which: Written | undefined = this.pending[0]): void {
     this.#settle(which!, null, result(which!.text));
@@ -142,6 +147,7 @@ export const defaultSettings: PipelineSettings = {
   depth: 4,
   slowQueryMillis: 10,
   isolateSlowQueries: false,
+  largeResultBytes: 1024 * 1024,
 };
 
 export interface Rig {
