@@ -12,6 +12,7 @@
 import pg from 'pg';
 
 import { InvalidOptionError, type PoolOptions as CorePoolOptions } from '../core/index.js';
+import { prepareKeys } from './prepared/settings.js';
 import { secretsOf } from './redact.js';
 import { timeoutStatements } from './timeouts.js';
 import type { CoreOptions, PoolConfig } from './types.js';
@@ -100,6 +101,7 @@ const poolKeys = new Set<string>([
   'pipelineDepth',
   'pipelineSlowQueryMillis',
   'pipelineIsolateSlowQueries',
+  ...prepareKeys,
 ]);
 
 /**
@@ -284,10 +286,7 @@ function warnUnknownKeys(config: object): void {
 /** The known key that differs from `key` only in case (`connectionstring`), if any. */
 function sameButCase(key: string): string | undefined {
   const lower = key.toLowerCase();
-  for (const known of [...pgKeys, ...poolKeys]) {
-    if (known.toLowerCase() === lower) return known;
-  }
-  return undefined;
+  return [...pgKeys, ...poolKeys].find((known) => known.toLowerCase() === lower);
 }
 
 function pipelineSettings(config: PoolConfig): PipelineSettings | undefined {

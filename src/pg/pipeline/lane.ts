@@ -31,8 +31,8 @@ import type pg from 'pg';
 import { FifoQueue } from '../../core/internal.js';
 import { isFatalServerError, isPgRefusal, provesNotSent } from '../classify.js';
 import type { PgConnection } from '../connection.js';
-import type { QueryInput, QueryValues } from '../dispatch.js';
 import { sessionSurvived } from '../outcome.js';
+import { sendQuery } from '../prepared/send.js';
 import type { PipelinedQuery } from './query.js';
 
 export type LaneState = 'open' | 'draining' | 'broken' | 'returning';
@@ -55,13 +55,6 @@ export interface LaneOwner {
   /** The head of `lane` has been in service longer than the threshold since `since`. */
   stuck(head: PipelinedQuery, since: number, now: number): void;
 }
-
-/** pg's callback form of `query`, which costs no promise per query. */
-type QueryWithCallback = (
-  query: QueryInput,
-  values: QueryValues,
-  callback: (error: unknown, result: pg.QueryResult) => void,
-) => void;
 
 /** The socket under pg's Client (pg's internals: `client.connection.stream`), for corking. */
 interface Corkable {
@@ -193,7 +186,6 @@ export class Lane {
     if (++this.inFlight > 1) this.shared = true;
     this.#sent.push(entry);
     if (!this.#corked && this.#cork()) this.#batch.add(this);
-    const client = this.connection.client as unknown as { query: QueryWithCallback };
     let threw = false;
     let thrown: unknown;
     this.#sending = true;
@@ -203,7 +195,7 @@ export class Lane {
       // Sending the next query from there would queue that one ahead of this one, and pg
       // would then hand each the other's answer. So such a callback waits for a microtask.
       // (An inline function: the one closure a query costs.)
-      client.query(entry.query, entry.values, (error: unknown, result: pg.QueryResult) => {
+      sendQuery(this.connection, entry.query, entry.values, (error, result: pg.QueryResult) => {
         if (this.#sending) queueMicrotask(() => this.#answered(entry, error, result));
         else this.#answered(entry, error, result);
       });
