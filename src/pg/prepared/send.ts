@@ -20,8 +20,12 @@ import type pg from 'pg';
 
 import { sqlStateOf } from '../classify.js';
 import type { PgConnection } from '../connection.js';
-import type { QueryInput, QueryValues } from '../dispatch.js';
+import type { QueryConfig } from '../types.js';
 import type { Statement, StatementCache } from './statement-cache.js';
+
+/** dispatch.ts's `QueryInput` and `QueryValues` (not imported: dispatch.ts imports this file). */
+type QueryInput = string | QueryConfig;
+type QueryValues = unknown[] | undefined;
 
 export type QueryCallback = (error: unknown, result: pg.QueryResult) => void;
 
