@@ -194,7 +194,8 @@ export class Lane {
       // serialize: in the middle of its send loop, before it has queued this query as sent.
       // Sending the next query from there would queue that one ahead of this one, and pg
       // would then hand each the other's answer. So such a callback waits for a microtask.
-      // (An inline function: the one closure a query costs.)
+      // (An inline function: the one closure a query costs here; prepared/send.ts adds one
+      // for a query under a named statement.)
       sendQuery(this.connection, entry.query, entry.values, (error, result: pg.QueryResult) => {
         if (this.#sending) queueMicrotask(() => this.#answered(entry, error, result));
         else this.#answered(entry, error, result);

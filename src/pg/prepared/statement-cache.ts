@@ -42,8 +42,11 @@ export class Statement {
   parseSent = false;
   /** A query under `name` succeeded: the server has it (as far as this session goes). */
   confirmed = false;
-  /** CLOCK's reference bit: used since the last eviction sweep passed it. */
-  referenced = true;
+  /**
+   * CLOCK's reference bit: used since the last eviction sweep passed it. Clear at first, so
+   * that under pressure a statement used since outlives one only just added.
+   */
+  referenced = false;
 
   constructor(text: string, hash: string) {
     this.text = text;
