@@ -7,7 +7,10 @@
  *                             [--depth 16] [--slow 50] [--mixed]
  *
  * Contenders (each builds a fresh pool per measurement, under its own application_name):
- * - lifeguard:        lifeguard/pg `pool.query()`, pipelined (the default);
+ * - lifeguard:        lifeguard/pg `pool.query()`, pipelined (the default), with automatic
+ *                     prepared statements (the default too);
+ * - lifeguard-unprepared: the same with `prepareStatements: false` (every query unnamed:
+ *                     Parse/Bind/Describe/Execute/Sync, as pg.Pool sends it);
  * - lifeguard-exclusive: the same with `pipelineQueries: false` (one query per connection);
  * - lifeguard-no-isolation: pipelined, with `pipelineIsolateSlowQueries: false` (slow
  *                     statements stay on the lanes; only the head-of-line check protects them);
@@ -77,6 +80,7 @@ const SLOW_RATIO = 0.01;
 
 const CONTENDERS = [
   'lifeguard',
+  'lifeguard-unprepared',
   'lifeguard-exclusive',
   'lifeguard-no-isolation',
   'pg.Pool',
@@ -161,6 +165,7 @@ async function open(
 ): Promise<Subject> {
   switch (contender) {
     case 'lifeguard':
+    case 'lifeguard-unprepared':
     case 'lifeguard-exclusive':
     case 'lifeguard-no-isolation': {
       const pool = new LifeguardPool({
@@ -168,7 +173,8 @@ async function open(
         application_name: appName,
         max: MAX,
         pipelineQueries: contender !== 'lifeguard-exclusive',
-        pipelineIsolateSlowQueries: contender === 'lifeguard',
+        pipelineIsolateSlowQueries: contender !== 'lifeguard-no-isolation',
+        prepareStatements: contender === 'lifeguard-unprepared' ? false : 'auto',
         ...(settings.depth === undefined ? {} : { pipelineDepth: settings.depth }),
         ...(settings.slow === undefined ? {} : { pipelineSlowQueryMillis: settings.slow }),
       });

@@ -12,6 +12,7 @@ import type { NormalizedOptions, Pool as CorePool, PoolCounts } from '../core/in
 import type { PgConnection } from './connection.js';
 import { callerError } from './callers.js';
 import { PgConnectionLostError } from './errors.js';
+import type { PreparePolicy } from './prepared/policy.js';
 
 export class Checkout {
   readonly #core: CorePool<PgConnection>;
@@ -37,8 +38,12 @@ export class Checkout {
     throw callerError(error);
   };
 
-  constructor(core: CorePool<PgConnection>) {
+  /** Automatic prepared statements: each connection gets its cache at its first checkout. */
+  readonly #prepare: PreparePolicy | undefined;
+
+  constructor(core: CorePool<PgConnection>, prepare?: PreparePolicy) {
     this.#core = core;
+    this.#prepare = prepare;
   }
 
   /** An exclusive checkout: `connect()`, `transaction()`, a query that cannot be pipelined. */
@@ -107,6 +112,9 @@ export class Checkout {
   ): PgConnection | Promise<PgConnection> {
     if (connection.alive) {
       connection.checkedOut = true;
+      if (connection.statements === undefined && this.#prepare !== undefined) {
+        connection.statements = this.#prepare.attach(connection.client);
+      }
       return connection;
     }
     const failure = connection.failure ?? new Error('The connection was closed while idle');

@@ -8,6 +8,7 @@
 import type pg from 'pg';
 
 import { typedReadTimeout } from './errors.js';
+import type { StatementCache } from './prepared/statement-cache.js';
 import type { Redactor } from './redact.js';
 
 /**
@@ -47,6 +48,8 @@ export class PgConnection {
    * `pool.query()` (pg.Pool hands on the query callback's `err`), `undefined` after `release()`.
    */
   releasedWith: unknown;
+  /** Its named statements (prepared/), set at its first checkout when the pool prepares. */
+  statements: StatementCache | undefined = undefined;
   #lane: ((error: Error) => void) | undefined;
   #failure: Error | undefined;
   #ended = false;

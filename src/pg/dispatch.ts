@@ -23,6 +23,7 @@ import {
   typedReadTimeout,
 } from './errors.js';
 import { connectionLost, kNotSentTwice, sessionSurvived } from './outcome.js';
+import { queryOn } from './prepared/send.js';
 import type { Redactor } from './redact.js';
 import { hasTimeouts, timeoutStatements } from './timeouts.js';
 import type { QueryConfig } from './types.js';
@@ -122,7 +123,7 @@ export class PooledDispatcher implements Dispatcher {
   /** The hot path: no allocation beyond pg's own and two closures. */
   #run(query: QueryInput, values: QueryValues, mayRetry: boolean): Promise<pg.QueryResult> {
     return this.#checkout.acquire().then((connection) =>
-      send(connection, query, values).then(
+      queryOn(connection, query, values).then(
         (result) => {
           // Released either way; the release guard rolls back a transaction left open.
           const leftOpen = connection.txStatus !== 'I';

@@ -16,6 +16,7 @@ import { checkFunction, checkNonNegative } from './option-checks.js';
 import { pipelineSettings, type PipelineSettings } from './pipeline-options.js';
 
 export type { PipelineSettings } from './pipeline-options.js';
+import { prepareKeys } from './prepared/settings.js';
 import { secretsOf } from './redact.js';
 import { timeoutStatements } from './timeouts.js';
 import type { CoreOptions, PoolConfig } from './types.js';
@@ -96,6 +97,7 @@ const poolKeys = new Set<string>([
   'pipelineSlowQueryMillis',
   'pipelineIsolateSlowQueries',
   'pipelineLargeResultBytes',
+  ...prepareKeys,
 ]);
 
 /**
@@ -265,10 +267,7 @@ function warnUnknownKeys(config: object): void {
 /** The known key that differs from `key` only in case (`connectionstring`), if any. */
 function sameButCase(key: string): string | undefined {
   const lower = key.toLowerCase();
-  for (const known of [...pgKeys, ...poolKeys]) {
-    if (known.toLowerCase() === lower) return known;
-  }
-  return undefined;
+  return [...pgKeys, ...poolKeys].find((known) => known.toLowerCase() === lower);
 }
 
 function coreOptions(config: PoolConfig): CorePoolOptions {

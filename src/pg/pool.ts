@@ -27,6 +27,8 @@ import { resolveOptions } from './options.js';
 import { bridgeEvents } from './pool-events.js';
 import { attachPoolLog } from './pool-log.js';
 import { PipelineDispatcher } from './pipeline/dispatcher.js';
+import { PreparePolicy } from './prepared/policy.js';
+import { prepareSettings } from './prepared/settings.js';
 import { lend } from './pooled-client.js';
 import { queryTraced, traceQuery } from './query-channels.js';
 import { Redactor } from './redact.js';
@@ -62,6 +64,8 @@ export class Pool extends EventEmitter {
   readonly #core: CorePool<PgConnection>;
   readonly #checkout: Checkout;
   readonly #dispatcher: Dispatcher;
+  /** Automatic prepared statements, or undefined with `prepareStatements: false`. */
+  readonly #prepare: PreparePolicy | undefined;
   readonly #redactor: Redactor;
   readonly #endTimeoutMillis: number;
   readonly #log: ((...messages: unknown[]) => void) | undefined;
@@ -85,7 +89,9 @@ export class Pool extends EventEmitter {
     );
     this.#core = new CorePool(factory, resolved.core);
     attachPoolLog(this.#core, resolved.log);
-    this.#checkout = new Checkout(this.#core);
+    const prepare = prepareSettings(config ?? {});
+    this.#prepare = prepare === undefined ? undefined : new PreparePolicy(prepare, resolved.log);
+    this.#checkout = new Checkout(this.#core, this.#prepare);
     const exclusive = new PooledDispatcher(this.#checkout, this.#redactor);
     this.#dispatcher =
       resolved.pipeline === undefined
@@ -159,6 +165,7 @@ export class Pool extends EventEmitter {
       timeouts: core.timeouts + dispatcher.timeouts,
       rejectedQueueFull: core.rejectedQueueFull + dispatcher.rejectedQueueFull,
       queries: this.#queries,
+      preparedStatements: this.#prepare?.stats(),
     };
   }
 

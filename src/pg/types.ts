@@ -5,6 +5,7 @@
 import type pg from 'pg';
 
 import type { PoolOptions as CorePoolOptions, PoolStats } from '../core/index.js';
+import type { PreparedStatementStats } from './prepared/policy.js';
 
 /**
  * Server-side timeouts in milliseconds (0 disables one). Unlike pg's startup parameters
@@ -115,6 +116,17 @@ export interface PoolConfig
    * Default 1 MiB (1048576); 0 turns it off. See docs/pipelining.md.
    */
   pipelineLargeResultBytes?: number | undefined;
+  /**
+   * Automatic prepared statements for `pool.query()`: a query text pg sends with the extended
+   * protocol (it has values) gets a named statement on each connection from its second use,
+   * so that the server parses and plans it once. `'auto'` (the default) turns itself off
+   * behind a connection pooler that loses them (PgBouncer in transaction mode before 1.21);
+   * `true` keeps them on whatever happens; `false` sends every query unnamed, as pg.Pool
+   * does. See docs/pg.md.
+   */
+  prepareStatements?: 'auto' | boolean | undefined;
+  /** Named statements kept per connection; the least recently used is closed. Default 100. */
+  preparedStatementCacheSize?: number | undefined;
 }
 
 /** `pool.query()`'s config object: pg's, plus per-query timeouts (run with `SET LOCAL`). */
@@ -167,4 +179,6 @@ export interface PgLeaseInfo {
 export interface PgPoolStats extends PoolStats {
   /** `pool.query()` calls since the pool was made (pipelined or not, failed or not). */
   readonly queries: number;
+  /** Automatic prepared statements (`prepareStatements`); undefined when turned off by option. */
+  readonly preparedStatements?: PreparedStatementStats | undefined;
 }

@@ -9,7 +9,7 @@ import type { PgPoolStats } from '../pg/index.js';
 
 /** A pool's stats that are plain numbers (gauges and counters), which add up across pools. */
 type NumericKey = {
-  [K in keyof PgPoolStats]: PgPoolStats[K] extends number ? K : never;
+  [K in keyof PgPoolStats]-?: PgPoolStats[K] extends number ? K : never;
 }[keyof PgPoolStats];
 
 const kNumeric: readonly NumericKey[] = [

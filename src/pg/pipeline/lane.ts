@@ -31,8 +31,9 @@ import type pg from 'pg';
 import { FifoQueue } from '../../core/internal.js';
 import { isFatalServerError, isPgRefusal, provesNotSent } from '../classify.js';
 import type { PgConnection } from '../connection.js';
-import type { QueryInput, QueryValues } from '../dispatch.js';
+import type { QueryInput } from '../dispatch.js';
 import { sessionSurvived } from '../outcome.js';
+import { sendQuery, type QueryIssuer } from '../prepared/send.js';
 import type { CorkBatch } from './cork-batch.js';
 import { LaneQuery, RowShapes, takesLaneQuery } from './lane-query.js';
 import type { PipelinedQuery } from './query.js';
@@ -60,16 +61,6 @@ export interface LaneOwner {
   large(head: PipelinedQuery): void;
   /** `lane` is `unproven`: may it take nothing behind its head? (One lane at a time may.) */
   holdsBack(lane: Lane): boolean;
-}
-
-/** pg's callback form of `query`, which costs no promise per query. */
-interface QueryWithCallback {
-  (
-    query: QueryInput,
-    values: QueryValues,
-    callback: (error: unknown, result: pg.QueryResult) => void,
-  ): void;
-  (query: LaneQuery): void;
 }
 
 /** The socket under pg's Client (`client.connection.stream`): corked, its reads counted. */
@@ -118,7 +109,11 @@ export class Lane {
   /** The socket, if pg's Client exposes one that can be corked (a mock may not). */
   readonly #stream: Corkable | undefined;
   /** Row templates reused across its queries, when its client takes a `LaneQuery`. */
-  readonly #shapes: RowShapes | undefined;
+  /**
+   * How it hands pg a query: as a `LaneQuery` that reuses row templates (lane-query.ts) when
+   * its client takes one, as pg's plain callback call otherwise. Built once per lane.
+   */
+  readonly #issue: QueryIssuer;
   readonly #owner: LaneOwner;
   readonly #batch: CorkBatch;
   readonly #headOfLine: HeadOfLine;
@@ -142,7 +137,7 @@ export class Lane {
       typeof stream?.cork === 'function' && typeof stream.uncork === 'function'
         ? (stream as Corkable)
         : undefined;
-    this.#shapes = takesLaneQuery(connection.client) ? new RowShapes() : undefined;
+    this.#issue = issuerFor(connection.client);
     // Ahead of pg's parser, so that the answers it finds in a chunk reset the count after the
     // chunk is counted. For the connection's life: one addition per chunk read, lane or not.
     const counted = stream as Partial<Counted> | undefined;
@@ -199,7 +194,6 @@ export class Lane {
     if (++this.inFlight > 1) this.shared = true;
     this.#sent.push(entry);
     if (!this.#corked && this.#cork()) this.#batch.add(this);
-    const client = this.connection.client as unknown as { query: QueryWithCallback };
     let threw = false;
     let thrown: unknown;
     this.#sending = true;
@@ -208,10 +202,8 @@ export class Lane {
       // serialize: in the middle of its send loop, before it has queued this query as sent.
       // Sending the next query from there would queue that one ahead of this one, and pg
       // would then hand each the other's answer. So such a callback waits for a microtask.
-      const callback = this.#callbackFor(entry);
-      const shapes = this.#shapes;
-      if (shapes === undefined) client.query(entry.query, entry.values, callback);
-      else client.query(new LaneQuery(entry.query, entry.values, callback, shapes));
+      // Under a named statement when one applies (prepared/send.ts), through `#issue`.
+      sendQuery(this.connection, entry.query, entry.values, this.#callbackFor(entry), this.#issue);
     } catch (error) {
       threw = true;
       thrown = error;
@@ -407,6 +399,18 @@ export class Lane {
       head = this.#sent.peek();
     }
   }
+}
+
+/** See `Lane#issue`. */
+function issuerFor(pgClient: pg.Client): QueryIssuer {
+  // Looked up at each call, not bound: instrumentation may patch `query` after the lane opens.
+  const client = pgClient as unknown as { query(...args: unknown[]): void };
+  if (!takesLaneQuery(pgClient)) {
+    return (config, values, callback) => client.query(config, values, callback);
+  }
+  const shapes = new RowShapes();
+  return (config, values, callback) =>
+    client.query(new LaneQuery(config as QueryInput, values, callback, shapes));
 }
 
 function toError(error: unknown): Error {
