@@ -33,6 +33,7 @@ export type CoreOptions = Pick<
   | 'maxWaiting'
   | 'createRetryBaseMillis'
   | 'createRetryMaxMillis'
+  | 'createProbeIntervalMillis'
   | 'circuitBreakerThreshold'
   | 'leakDetectionMillis'
   | 'leakReclaimMillis'
