@@ -4,8 +4,12 @@
  * open-loop stream of `SELECT 1`. The server is stopped for real, kept down, started again.
  * See RELIABILITY.md for what the numbers mean.
  *
- *   npx tsx bench/outage.ts [--outage 5000] [--rate 200] [--pools 4]
+ *   npx tsx bench/outage.ts [--outage 5000] [--rate 200] [--pools 4] [--shared]
  *                           [--acquire-timeout 5000] [--kinds lifeguard,lifeguard-retry1s,pg.Pool]
+ *
+ * Each kind gets its own outage, one after the other, on the same server; `--shared` puts all
+ * kinds through one outage together (as before issue 14), where pg.Pool's reconnect herd also
+ * slows the restarted server for the others.
  */
 import { parseArgs } from 'node:util';
 
@@ -15,7 +19,14 @@ import { Pool } from '../src/pg/index.js';
 import { redactUrl, startEmbeddedDatabase } from '../scripts/lib/database.js';
 import { connectLog, countingClient } from './lib/counting-client.js';
 import { machineInfo, writeResults } from './lib/harness.js';
-import { runOutage, type ContenderOutcome, type OutageContender } from './lib/outage.js';
+import {
+  runOutage,
+  summarizeKind,
+  type ContenderOutcome,
+  type KindSummary,
+  type OutageContender,
+  type OutageResult,
+} from './lib/outage.js';
 
 const { values } = parseArgs({
   options: {
@@ -26,6 +37,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '2000' },
     recovery: { type: 'string', default: '8000' },
     kinds: { type: 'string', default: 'lifeguard,lifeguard-retry1s,pg.Pool' },
+    shared: { type: 'boolean', default: false },
   },
 });
 const outageMillis = Number(values.outage);
@@ -46,6 +58,15 @@ const makers: Record<string, (url: string, Client: typeof pg.Client) => OutageCo
       createRetryMaxMillis: 1_000,
       Client,
     }),
+  // Probes twice as often while connects are refused (not a default kind: 7-10 attempts/s).
+  'lifeguard-probe100': (url, Client) =>
+    new Pool({
+      connectionString: url,
+      max: 10,
+      acquireTimeoutMillis,
+      createProbeIntervalMillis: 100,
+      Client,
+    }),
   'pg.Pool': (url, Client) => {
     const pool = new pg.Pool({
       connectionString: url,
@@ -61,19 +82,50 @@ const makers: Record<string, (url: string, Client: typeof pg.Client) => OutageCo
 
 const db = await startEmbeddedDatabase();
 console.log(`embedded server ${redactUrl(db.url)}`);
-const contenders: OutageContender[] = [];
-for (const kind of kinds) {
-  const make = makers[kind];
-  if (make === undefined)
-    throw new Error(`unknown kind ${kind}; use ${Object.keys(makers).join(', ')}`);
-  for (let i = 1; i <= poolsPerKind; i++) {
-    const connects = connectLog();
-    contenders.push({
-      name: `${kind}#${i}`,
-      kind,
-      pool: make(db.url, countingClient(connects)),
-      connects,
-    });
+
+/** The pools of `group`, each with its counting Client. */
+function contendersOf(group: readonly string[]): OutageContender[] {
+  const contenders: OutageContender[] = [];
+  for (const kind of group) {
+    const make = makers[kind];
+    if (make === undefined)
+      throw new Error(`unknown kind ${kind}; use ${Object.keys(makers).join(', ')}`);
+    for (let i = 1; i <= poolsPerKind; i++) {
+      const connects = connectLog();
+      contenders.push({
+        name: `${kind}#${i}`,
+        kind,
+        pool: make(db.url, countingClient(connects)),
+        connects,
+      });
+    }
+  }
+  return contenders;
+}
+
+/** One outage for the pools of `group` (all kinds at once with --shared). */
+async function outageFor(group: readonly string[]): Promise<OutageResult> {
+  const contenders = contendersOf(group);
+  try {
+    const result = await runOutage(
+      {
+        db,
+        ratePerPool: rate,
+        warmupMillis: Number(values.warmup),
+        outageMillis,
+        recoveryMillis: Number(values.recovery),
+        graceMillis: acquireTimeoutMillis + 5_000,
+        log: (line) => console.log(`  [${group.join(', ')}] ${line}`),
+      },
+      contenders,
+    );
+    const t = result.timeline;
+    console.log(
+      `  stop requested ${t.stopRequested} ms, down ${t.down}, start requested ${t.startRequested}, ready ${t.ready}, load stopped ${t.loadStopped}`,
+    );
+    return result;
+  } finally {
+    await Promise.all(contenders.map((c) => c.pool.end().catch(() => undefined)));
   }
 }
 
@@ -81,34 +133,73 @@ for (const kind of kinds) {
 // this one keeps the process alive until the run is over.
 const keepAlive = setInterval(() => undefined, 1_000);
 try {
-  const result = await runOutage(
-    {
-      db,
-      ratePerPool: rate,
-      warmupMillis: Number(values.warmup),
-      outageMillis,
-      recoveryMillis: Number(values.recovery),
-      graceMillis: acquireTimeoutMillis + 5_000,
-      log: (line) => console.log(`  ${line}`),
-    },
-    contenders,
-  );
-  const t = result.timeline;
+  // Apart by default: pg.Pool's reconnect herd slows the restarted server's first sessions
+  // for every pool on it, which would be counted against the others' recovery.
+  const groups = values.shared ? [kinds] : kinds.map((kind) => [kind]);
+  const runs: OutageResult[] = [];
+  for (const group of groups) runs.push(await outageFor(group));
+  const outcomes = runs.flatMap((run) => run.contenders);
   console.log(
-    `\nstop requested ${t.stopRequested} ms, down ${t.down}, start requested ${t.startRequested}, ready ${t.ready}, load stopped ${t.loadStopped}` +
-      ` (${poolsPerKind} pools per kind, ${rate} queries/s each)\n`,
+    `\n${poolsPerKind} pools per kind, ${rate} queries/s each, ${values.shared ? 'one outage for all kinds' : 'one outage per kind'}\n`,
   );
-  printTable(result.contenders);
+  printTable(outcomes);
+  const summaries = kinds.map((kind) => summarizeKind(kind, outcomes));
+  printTarget(summaries);
   const file = writeResults('outage', {
     machine: machineInfo(),
-    settings: { outageMillis, rate, poolsPerKind, acquireTimeoutMillis, kinds },
-    ...result,
+    settings: {
+      outageMillis,
+      rate,
+      poolsPerKind,
+      acquireTimeoutMillis,
+      kinds,
+      shared: values.shared,
+    },
+    summaries,
+    runs,
   });
   console.log(`\nresults: ${file}`);
 } finally {
   clearInterval(keepAlive);
-  await Promise.all(contenders.map((c) => c.pool.end().catch(() => undefined)));
   await db.stop();
+}
+
+/**
+ * The issue-14 target, per kind: <= 5 connection attempts per pool per second while the
+ * server is down, the first successful query <= 250 ms after it accepts connections again
+ * (median over the pools), no hung call.
+ */
+function printTarget(summaries: readonly KindSummary[]): void {
+  console.log(
+    '\ntarget: <= 5 attempts/pool/s while down; ready -> 1st ok <= 250 ms (median); 0 hung',
+  );
+  const rows = [
+    [
+      'kind',
+      'attempts/pool/s (median, max)',
+      'ready→1st ok ms (median; min-max)',
+      'of which ready→1st attempt (median)',
+      'hung',
+    ],
+  ];
+  for (const s of summaries) {
+    const a = s.attemptsPerPoolPerSecond;
+    const f = s.firstSuccessAfterReadyMillis;
+    const met = a.max <= 5 && f.median <= 250 && s.hung === 0;
+    rows.push([
+      `${s.kind}${met ? ' (met)' : ''}`,
+      `${a.median}, ${a.max}`,
+      `${f.median}; ${f.min}-${f.max}`,
+      String(s.firstAttemptAfterReadyMillis),
+      String(s.hung),
+    ]);
+  }
+  printRows(rows);
+}
+
+function printRows(rows: readonly string[][]): void {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(widths[c]!)).join(' | '));
 }
 
 function printTable(outcomes: ContenderOutcome[]): void {
@@ -116,7 +207,7 @@ function printTable(outcomes: ContenderOutcome[]): void {
     [
       'kind',
       'attempts (down)',
-      'attempts/s',
+      'attempts/s (all pools)',
       'peak/s',
       'ready→1st ok ms (min-max)',
       'fail latency p50/p99 ms',
@@ -153,6 +244,5 @@ function printTable(outcomes: ContenderOutcome[]): void {
         .join('; '),
     ]);
   }
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(widths[c]!)).join(' | '));
+  printRows(rows);
 }

@@ -64,6 +64,11 @@ export interface ContenderOutcome {
   peakAttemptsPerSecond: number;
   /** From `ready` to the first query that succeeded; undefined if none did. */
   firstSuccessAfterReadyMillis: number | undefined;
+  /**
+   * From `ready` to the first connection attempt that started after it: the part of the
+   * figure above spent waiting for the pool to try (the rest is connecting and the query).
+   */
+  firstAttemptAfterReadyMillis: number | undefined;
   /** How long calls that failed while the server was down took to fail. */
   outageErrorLatencyMillis: { p50: number; p99: number; max: number; count: number };
   /** Calls that started while the server was down (stop request to ready). */
@@ -78,6 +83,57 @@ export interface ContenderOutcome {
 export interface OutageResult {
   timeline: OutageTimeline;
   contenders: ContenderOutcome[];
+}
+
+/** The figures of the issue-14 target, for the pools of one kind. */
+export interface KindSummary {
+  kind: string;
+  pools: number;
+  /** Connection attempts per pool per second while the server was down: median, max. */
+  attemptsPerPoolPerSecond: { median: number; max: number };
+  /**
+   * From the server accepting connections again (`ready`) to each pool's first successful
+   * query: median over the pools, min, max; Infinity for a pool that never succeeded.
+   */
+  firstSuccessAfterReadyMillis: { median: number; min: number; max: number };
+  /** From `ready` to each pool's first attempt after it: median over the pools. */
+  firstAttemptAfterReadyMillis: number;
+  /** Calls that never settled, summed over the pools. */
+  hung: number;
+}
+
+export function summarizeKind(kind: string, outcomes: readonly ContenderOutcome[]): KindSummary {
+  const mine = outcomes.filter((o) => o.kind === kind);
+  const sorted = (values: number[]): number[] => values.sort((a, b) => a - b);
+  const rates = sorted(mine.map((o) => o.attemptsPerSecondDuringOutage));
+  const firsts = sorted(mine.map((o) => o.firstSuccessAfterReadyMillis ?? Infinity));
+  return {
+    kind,
+    pools: mine.length,
+    attemptsPerPoolPerSecond: { median: median(rates), max: rates.at(-1) ?? NaN },
+    firstSuccessAfterReadyMillis: {
+      median: median(firsts),
+      min: firsts[0] ?? NaN,
+      max: firsts.at(-1) ?? NaN,
+    },
+    firstAttemptAfterReadyMillis: median(
+      sorted(mine.map((o) => o.firstAttemptAfterReadyMillis ?? Infinity)),
+    ),
+    hung: mine.reduce((sum, o) => sum + o.hung, 0),
+  };
+}
+
+/** How long after `from` the first of `times` (in order) came, or undefined. */
+function firstAfter(times: readonly number[], from: number): number | undefined {
+  const at = times.find((t) => t >= from);
+  return at === undefined ? undefined : round(at - from);
+}
+
+/** The middle value of sorted numbers (the mean of the middle two for an even count). */
+function median(sorted: readonly number[]): number {
+  if (sorted.length === 0) return NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : round((sorted[mid - 1]! + sorted[mid]!) / 2);
 }
 
 /** Fires `rate` calls per second, spread over 10 ms ticks, until stopped. */
@@ -149,6 +205,7 @@ export async function runOutage(
       peakAttemptsPerSecond: Math.max(...c.connects.perSecond(stopRequested, ready)),
       firstSuccessAfterReadyMillis:
         first === undefined ? undefined : round(first.settledAt! - ready),
+      firstAttemptAfterReadyMillis: firstAfter(c.connects.attempts, ready),
       outageErrorLatencyMillis: {
         p50: round(quantile(errorLatencies, 0.5)),
         p99: round(quantile(errorLatencies, 0.99)),

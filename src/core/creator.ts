@@ -4,7 +4,13 @@ import { attemptCreate } from './create-attempt.js';
 import { CreateBackoff } from './create-backoff.js';
 import { CreateFailedError } from './errors.js';
 import type { NormalizedOptions } from './options.js';
-import type { CircuitState, CreateErrorKind, Factory, PoolEvents } from './types.js';
+import type {
+  CircuitState,
+  CreateErrorKind,
+  CreateFailureCost,
+  Factory,
+  PoolEvents,
+} from './types.js';
 
 export type CircuitChange = PoolEvents<unknown>['circuit'];
 
@@ -55,11 +61,12 @@ export class Creator<T> {
     private readonly _now: Clock,
     private readonly _host: CreatorHost<T>,
   ) {
-    this.backoff = new CreateBackoff(
-      _options.createRetryBaseMillis,
-      _options.createRetryMaxMillis,
-      _options.circuitBreakerThreshold,
-    );
+    this.backoff = new CreateBackoff({
+      baseMillis: _options.createRetryBaseMillis,
+      capMillis: _options.createRetryMaxMillis,
+      probeMillis: _options.createProbeIntervalMillis,
+      threshold: _options.circuitBreakerThreshold,
+    });
   }
 
   start(): void {
@@ -105,9 +112,12 @@ export class Creator<T> {
     for (const controller of this._controllers) controller.abort(reason);
   }
 
-  /** The first attempt after the open circuit's delay: the circuit goes half-open. */
+  /**
+   * The first attempt after the open circuit's delay: the circuit goes half-open, unless the
+   * last failure cost the server nothing (see `CreateBackoff.probeHalfOpens`).
+   */
   probe(): void {
-    if (this.backoff.state === 'open') this._setCircuit('half-open');
+    if (this.backoff.probeHalfOpens()) this._setCircuit('half-open');
   }
 
   private _startMessage(): CreateMessage<T> | undefined {
@@ -147,14 +157,14 @@ export class Creator<T> {
     const error = new CreateFailedError(cause, this.backoff.failures + 1);
     const kind = this._classify(cause);
     if (kind !== 'unavailable') {
-      // Not an outage, so the circuit stays as it is; but each attempt costs the server a
+      // Not an outage, so the circuit stays as it is; but each attempt may cost the server a
       // session, so after a permanent failure the next one still waits its delay.
-      if (kind === 'permanent') this.backoff.recordFailure(error, t, false);
+      if (kind === 'permanent') this.backoff.recordFailure(error, t, this._cost(cause), false);
       this._host.failed(error, kind);
       return;
     }
     const previous = this.backoff.state;
-    const state = this.backoff.recordFailure(error, t);
+    const state = this.backoff.recordFailure(error, t, this._cost(cause));
     this._host.failed(
       error,
       kind,
@@ -171,6 +181,17 @@ export class Creator<T> {
       // A classifier that throws says nothing: treat it as the safe default.
     }
     return 'unavailable';
+  }
+
+  /** What the failure cost the server; a hook that throws or answers nonsense: `'costly'`. */
+  private _cost(error: unknown): CreateFailureCost {
+    try {
+      const cost = this._factory.createFailureCost?.(error);
+      if (cost === 'free' || cost === 'starting') return cost;
+    } catch {
+      // The safe default: back off as if the attempt had cost the server a session.
+    }
+    return 'costly';
   }
 
   private _setCircuit(state: CircuitState): void {

@@ -27,6 +27,7 @@ const defaults: NormalizedOptions = {
   overloadIntervalMillis: 100,
   createRetryBaseMillis: 100,
   createRetryMaxMillis: 10_000,
+  createProbeIntervalMillis: 200,
   circuitBreakerThreshold: 5,
   leakDetectionMillis: 0,
   leakReclaimMillis: 0,
@@ -60,6 +61,7 @@ const numericRules: Record<NumericKey, { min: number; integer: boolean; finite?:
   overloadIntervalMillis: { min: 1, integer: false, finite: true },
   createRetryBaseMillis: { min: 0, integer: false },
   createRetryMaxMillis: { min: 0, integer: false },
+  createProbeIntervalMillis: { min: 1, integer: false, finite: true },
   circuitBreakerThreshold: { min: 1, integer: true },
   leakDetectionMillis: { min: 0, integer: false },
   leakReclaimMillis: { min: 0, integer: false, finite: true },
@@ -73,6 +75,7 @@ const kTimerOptions = [
   'validateTimeoutMillis',
   'resetTimeoutMillis',
   'reapIntervalMillis',
+  'createProbeIntervalMillis',
 ] as const;
 
 export function normalizeOptions(options: PoolOptions = {}): NormalizedOptions {

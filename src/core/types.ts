@@ -41,6 +41,11 @@ export interface Factory<T> {
    */
   classifyCreateError?(error: unknown): CreateErrorKind;
   /**
+   * What a failed `create` cost the server (see `CreateFailureCost`), which decides how soon
+   * the next attempt may run. Without this hook every failure counts as `'costly'`.
+   */
+  createFailureCost?(error: unknown): CreateFailureCost;
+  /**
    * Whether a `create` error may go away by retrying. Return false for errors retrying cannot
    * fix (a wrong password, an unknown database). Superseded by `classifyCreateError`.
    */
@@ -66,6 +71,22 @@ export interface Factory<T> {
  *   (each one costs the server a session), but the circuit does not open.
  */
 export type CreateErrorKind = 'unavailable' | 'rejected' | 'permanent';
+
+/**
+ * What a failed creation cost the server, which paces the next attempt (backing off by cost):
+ * - `'free'`: the server never saw it (a refused TCP connect, a missing Unix socket). Trying
+ *   again costs nothing, so the pool probes often: every `createProbeIntervalMillis` to 1.5
+ *   times that (at random), without growth, and serves as soon as a probe succeeds.
+ * - `'costly'` (the default): it reached the server and may have cost it a session (accepted,
+ *   then failed: a handshake or authentication error, a reset, a timeout). Exponential backoff
+ *   with full jitter (`createRetryBaseMillis`, `createRetryMaxMillis`), so that a struggling
+ *   server is not hammered.
+ * - `'starting'`: the server answered that it is starting up, shutting down or recovering, and
+ *   will say more soon. The next attempt runs `createProbeIntervalMillis` later, fixed.
+ *
+ * No delay exceeds `createRetryMaxMillis`. Only `'costly'` failures grow the exponent.
+ */
+export type CreateFailureCost = 'free' | 'costly' | 'starting';
 
 export interface PoolOptions {
   /**
@@ -129,6 +150,12 @@ export interface PoolOptions {
   /** Backoff after a failed create: full jitter over base * 2^n, capped. Defaults 100 / 10 000. */
   createRetryBaseMillis?: number;
   createRetryMaxMillis?: number;
+  /**
+   * The pace of probes after failures that cost the server nothing or that it answered with
+   * "starting up" (see `CreateFailureCost`). Default 200: 4 to 5 attempts per second while
+   * connects are refused, and service within about that long once the server is back.
+   */
+  createProbeIntervalMillis?: number;
   /** Consecutive create failures that open the circuit. Default 5; Infinity never opens it. */
   circuitBreakerThreshold?: number;
   /** Report a resource held longer than this as a `leak` event. 0 (default) disables. */

@@ -6,6 +6,7 @@
  * Everything here is structural (no `instanceof pg.DatabaseError`), so that a custom `Client`
  * class or a second copy of pg in the process classifies the same way.
  */
+import type { CreateFailureCost } from '../core/index.js';
 import type { FailureDetails } from './errors.js';
 
 interface ErrorFields {
@@ -156,6 +157,44 @@ export function connectFailure(error: unknown): FailureDetails {
       !message.includes('sslnegotiation');
   }
   return { retryable, sqlState, errno };
+}
+
+/**
+ * Connect errors that prove the server never saw the attempt: nothing accepted the TCP
+ * connection (`ECONNREFUSED`: a closed port answers with a RST from the kernel, no server
+ * process involved), there is no Unix socket at the path (`ENOENT`: the server is not running),
+ * or no route led to the host (`EHOSTUNREACH`, `ENETUNREACH`: the packet never left, or an ICMP
+ * answer came from the network). `ETIMEDOUT` is not among them: an unanswered SYN may be a
+ * server whose accept queue is full, which is a server under load.
+ */
+const kFreeConnectErrnos = new Set(['ECONNREFUSED', 'ENOENT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** A failed `connect` system call with one of those codes (every address, for several). */
+function isUnreachedConnect(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, syscall, errors } = error as ErrorFields;
+  // Connecting to a host with several addresses fails with an AggregateError of attempts.
+  if (Array.isArray(errors) && errors.length > 0) return errors.every(isUnreachedConnect);
+  return syscall === 'connect' && typeof code === 'string' && kFreeConnectErrnos.has(code);
+}
+
+/**
+ * What a failure to open a connection cost the server, for the pool's backoff (the core's
+ * `CreateFailureCost`):
+ * - `'free'`: it never reached the server (see `kFreeConnectErrnos`);
+ * - `'starting'`: the server answered 57P03 cannot_connect_now: it is starting up, shutting
+ *   down or recovering, and cheaply tells each new connection so; the next answer will be a
+ *   refusal (shut down) or a session (ready), soon either way;
+ * - `'costly'`: everything else, which reached a server process: a startup or authentication
+ *   error, a reset or a timeout after the accept, "too many clients" (53300). 57P01/57P02
+ *   (terminated by an administrator, or because another backend crashed) are costly too: they
+ *   say nothing about when the server will take connections, and an administrator terminating
+ *   sessions in a loop must not be answered with a reconnect every few hundred milliseconds;
+ *   a server going down after them is met by refusals or 57P03, which are paced as such.
+ */
+export function connectFailureCost(error: unknown): CreateFailureCost {
+  if (sqlStateOf(error) === '57P03') return 'starting';
+  return isUnreachedConnect(error) ? 'free' : 'costly';
 }
 
 /** Classifies a connection that broke under a query: always worth a new connection. */

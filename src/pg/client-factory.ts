@@ -4,8 +4,8 @@
  */
 import type pg from 'pg';
 
-import type { CreateErrorKind, DestroyReason, Factory } from '../core/index.js';
-import { connectFailure, isRecognizedOutage } from './classify.js';
+import type { CreateErrorKind, CreateFailureCost, DestroyReason, Factory } from '../core/index.js';
+import { connectFailure, connectFailureCost, isRecognizedOutage } from './classify.js';
 import { PgConnection } from './connection.js';
 import { PgClientReclaimedError, PgConnectError, type FailureDetails } from './errors.js';
 import type { ResolvedOptions } from './options.js';
@@ -165,6 +165,15 @@ export class PgClientFactory implements Factory<PgConnection> {
     return error instanceof PgConnectError ? error.kind : 'unavailable';
   }
 
+  /**
+   * Tells the core what a failure cost the server, so that it backs off by cost: a refused
+   * connect is probed again within a few hundred milliseconds, "starting up" (57P03) at a
+   * fixed short interval, and only what reached a server process backs off exponentially.
+   */
+  createFailureCost(error: unknown): CreateFailureCost {
+    return error instanceof PgConnectError ? error.cost : 'costly';
+  }
+
   unref(connection: PgConnection): void {
     (connection.client as Referable).unref?.();
   }
@@ -192,7 +201,8 @@ export class PgClientFactory implements Factory<PgConnection> {
     const code = details.sqlState ?? details.errno;
     const message = `Could not connect to PostgreSQL: ${reason}${code === undefined ? '' : ` (${code})`}`;
     const kind = createErrorKind(stage, details, isRecognizedOutage(judged));
-    return new PgConnectError(redactor.text(message), details, error, kind);
+    const cost = stage === 'connect' ? connectFailureCost(judged) : 'costly';
+    return new PgConnectError(redactor.text(message), details, error, kind, cost);
   }
 }
 

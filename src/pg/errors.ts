@@ -5,7 +5,7 @@
  * SQL errors are not here on purpose: a statement that fails on the server rejects with pg's
  * own `DatabaseError`, whose `code` is the SQLSTATE, exactly as with pg.Pool.
  */
-import { PoolError, type CreateErrorKind } from '../core/index.js';
+import { PoolError, type CreateErrorKind, type CreateFailureCost } from '../core/index.js';
 
 export type PgErrorCode =
   | 'ERR_PG_CONNECT_FAILED'
@@ -38,15 +38,22 @@ export class PgConnectError extends PoolError<PgErrorCode> implements FailureDet
   readonly errno: string | undefined;
   /** What the failure means to the pool: an outage, one caller's hook, or permanent. */
   readonly kind: CreateErrorKind;
+  /**
+   * What the attempt cost the server, which paces the next one: `'free'` (refused, never
+   * reached it), `'starting'` (57P03) or `'costly'`.
+   */
+  readonly cost: CreateFailureCost;
 
   constructor(
     message: string,
     details: FailureDetails,
     cause: unknown,
     kind: CreateErrorKind = details.retryable ? 'unavailable' : 'permanent',
+    cost: CreateFailureCost = 'costly',
   ) {
     super('ERR_PG_CONNECT_FAILED', message, { cause });
     this.kind = kind;
+    this.cost = cost;
     this.retryable = details.retryable;
     this.sqlState = details.sqlState;
     this.errno = details.errno;

@@ -59,6 +59,7 @@ const coreKeys = [
   'maxWaiting',
   'createRetryBaseMillis',
   'createRetryMaxMillis',
+  'createProbeIntervalMillis',
   'circuitBreakerThreshold',
   'leakDetectionMillis',
   'leakReclaimMillis',
@@ -151,7 +152,7 @@ const misnamed: Record<string, string> = {
 /** Unknown keys already warned about, so that each is reported once per process. */
 const warnedKeys = new Set<string>();
 
-/** Backoff cap between connection attempts while the database is unreachable. */
+/** Backoff cap after connection attempts that reached the server and failed. */
 const kPgCreateRetryMaxMillis = 2_000;
 
 /** Silence before the first keepalive probe (pg's default, 0, means the kernel's 2 hours). */
@@ -289,9 +290,8 @@ function coreOptions(config: PoolConfig): CorePoolOptions {
     // pg.Pool's `min` is only a floor for idle removal: nothing is opened ahead of demand, and
     // a client retired by maxUses or its lifetime is not replaced until someone asks for one.
     warmMin: false,
-    // A database that comes back should be used within a couple of seconds: the core's 10 s
-    // cap made recovery after a 5 s outage take up to 2 s more than pg.Pool's (RELIABILITY.md),
-    // and at one attempt per pool every second or so the server is still far from a herd.
+    // Attempts that reached the server wait at most 2 s (the core's 10 s is for any resource);
+    // refusals cost the server nothing: probed every 200-300 ms (createProbeIntervalMillis).
     // (Raised to a larger base the caller chose, so that setting only the base stays valid.)
     createRetryMaxMillis: Math.max(kPgCreateRetryMaxMillis, config.createRetryBaseMillis ?? 0),
   };

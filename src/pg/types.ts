@@ -34,6 +34,7 @@ export type CoreOptions = Pick<
   | 'maxWaiting'
   | 'createRetryBaseMillis'
   | 'createRetryMaxMillis'
+  | 'createProbeIntervalMillis'
   | 'circuitBreakerThreshold'
   | 'leakDetectionMillis'
   | 'leakReclaimMillis'

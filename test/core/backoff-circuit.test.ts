@@ -1,20 +1,19 @@
 import { describe, expect, it, vi } from 'vitest';
 import { CircuitOpenError, CreateFailedError, type CircuitState } from '../../src/core/index.js';
 import { FakeFactory, fail, hang, ok } from './support/fake-factory.js';
-import { advance, flush, makePool, rejectionOf, track, useFakeClock } from './support/harness.js';
+import {
+  advance,
+  failureTimes,
+  flush,
+  makePool,
+  rejectionOf,
+  track,
+  useFakeClock,
+} from './support/harness.js';
 
 useFakeClock();
 
 const refused = new Error('connect ECONNREFUSED 127.0.0.1:5432');
-
-/** Fake-clock times at which creation attempts failed. */
-function failureTimes(pool: ReturnType<typeof makePool>['pool']): number[] {
-  const times: number[] = [];
-  pool.on('error', ({ error }) => {
-    if (error instanceof CreateFailedError) times.push(performance.now());
-  });
-  return times;
-}
 
 function circuitLog(pool: ReturnType<typeof makePool>['pool']) {
   const log: { state: CircuitState; previous: CircuitState; lastError: unknown }[] = [];

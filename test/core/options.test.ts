@@ -53,6 +53,7 @@ const defaults = {
   overloadIntervalMillis: 100,
   createRetryBaseMillis: 100,
   createRetryMaxMillis: 10_000,
+  createProbeIntervalMillis: 200,
   circuitBreakerThreshold: 5,
   leakDetectionMillis: 0,
   leakReclaimMillis: 0,
@@ -195,6 +196,7 @@ describe('pool options', () => {
     ['validateTimeoutMillis', 0],
     ['resetTimeoutMillis', 0],
     ['reapIntervalMillis', 0],
+    ['createProbeIntervalMillis', 0],
   ])('rejects %s of %d, which would make the pool useless', (key, value) => {
     expectInvalid({ [key]: value }, key, /must be >= 1, got 0/);
   });
@@ -224,6 +226,7 @@ describe('pool options', () => {
     'validateTimeoutMillis',
     'resetTimeoutMillis',
     'reapIntervalMillis',
+    'createProbeIntervalMillis',
   ])('rejects a %s too long for a timer', (key) => {
     expectInvalid({ [key]: kMaxTimerMillis + 1 }, key, /must be at most 2147483647 ms/);
     expect(normalizeOptions({ [key]: kMaxTimerMillis })[key as keyof PoolOptions]).toBe(

@@ -1,7 +1,8 @@
 /**
- * A TCP server on 127.0.0.1 that accepts connections, reads and discards everything, and never
- * answers: the server side of a connect timeout (the TCP handshake succeeds, the protocol
- * handshake never does).
+ * Fake servers on 127.0.0.1 for connect faults. `startSilentServer` accepts connections,
+ * reads and discards everything, and never answers: the server side of a connect timeout (the
+ * TCP handshake succeeds, the protocol handshake never does). `startScriptedServer` runs a
+ * handler of the test's own on each accepted socket (see starting-server.ts).
  */
 import { createServer, type Socket } from 'node:net';
 
@@ -12,22 +13,29 @@ export interface SilentServer {
   readonly connectionCount: number;
   /** Connections accepted since start. */
   readonly acceptedCount: number;
+  /** `performance.now()` of each accepted connection, in order. */
+  readonly acceptedAt: readonly number[];
   /** A postgres URL pointing at this server (user, password and database are irrelevant). */
   url(databaseUrl?: string): string;
   /** Stops listening and destroys every open connection. */
   close(): Promise<void>;
 }
 
-export async function startSilentServer(): Promise<SilentServer> {
+export function startSilentServer(): Promise<SilentServer> {
+  // Keep reading so the client's writes succeed; it just never hears back.
+  return startScriptedServer((socket) => socket.resume());
+}
+
+/** A server that hands each accepted socket to `handle`; errors on it are ignored. */
+export async function startScriptedServer(handle: (socket: Socket) => void): Promise<SilentServer> {
   const sockets = new Set<Socket>();
-  let accepted = 0;
+  const acceptedAt: number[] = [];
   const server = createServer({ allowHalfOpen: true }, (socket) => {
-    accepted++;
+    acceptedAt.push(performance.now());
     sockets.add(socket);
-    // Keep reading so the client's writes succeed; it just never hears back.
-    socket.resume();
     socket.on('error', () => undefined);
     socket.on('close', () => sockets.delete(socket));
+    handle(socket);
   });
   server.unref();
 
@@ -50,8 +58,9 @@ export async function startSilentServer(): Promise<SilentServer> {
       return sockets.size;
     },
     get acceptedCount() {
-      return accepted;
+      return acceptedAt.length;
     },
+    acceptedAt,
     url(databaseUrl = 'postgresql://silent:silent@localhost/silent') {
       const url = new URL(databaseUrl);
       url.hostname = host;

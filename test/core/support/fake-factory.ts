@@ -57,6 +57,8 @@ export interface FakeFactoryOptions {
   reset?: boolean;
   /** Expose `ref`/`unref` to the pool. */
   refs?: boolean;
+  /** The factory's `createFailureCost` hook, if any. */
+  createFailureCost?: Factory<FakeResource>['createFailureCost'];
 }
 
 export class FakeFactory {
@@ -123,6 +125,9 @@ export class FakeFactory {
     };
     if (options.validate === true) factory.validate = (resource) => this.#validate(resource);
     if (options.reset === true) factory.reset = (resource) => this.#reset(resource);
+    if (options.createFailureCost !== undefined) {
+      factory.createFailureCost = options.createFailureCost;
+    }
     if (options.refs === true) {
       factory.ref = (resource) => void this.refCalls.push({ op: 'ref', resource });
       factory.unref = (resource) => void this.refCalls.push({ op: 'unref', resource });

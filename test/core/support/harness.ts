@@ -4,7 +4,12 @@
  * helpers to observe promises without awaiting them.
  */
 import { afterEach, beforeEach, vi } from 'vitest';
-import { Pool, type PoolEvents, type PoolOptions } from '../../../src/core/index.js';
+import {
+  CreateFailedError,
+  Pool,
+  type PoolEvents,
+  type PoolOptions,
+} from '../../../src/core/index.js';
 import { FakeFactory, type FakeFactoryOptions, type FakeResource } from './fake-factory.js';
 
 /** Everything but `nextTick` and `queueMicrotask`: promises must still run. */
@@ -130,4 +135,13 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error('expected the promise to reject, but it resolved');
+}
+
+/** Fake-clock times at which creation attempts failed, as the pool's `error` events say. */
+export function failureTimes(pool: Pool<FakeResource>): number[] {
+  const times: number[] = [];
+  pool.on('error', ({ error }) => {
+    if (error instanceof CreateFailedError) times.push(performance.now());
+  });
+  return times;
 }
