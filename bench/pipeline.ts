@@ -133,9 +133,17 @@ interface Measurement {
   readonly writesPerQuery: number;
 }
 
-/** The pgbench mode of the limit a contender is compared with. */
+/**
+ * The pgbench mode of the limit a contender is compared with: prepared for those that prepare
+ * their statements (lifeguard/pg by default, postgres.js by default), extended for the rest.
+ */
 function limitMode(contender: Contender): PgbenchMode {
-  return contender === 'pgbench-prepared' ? 'prepared' : 'extended';
+  return contender === 'pgbench' ||
+    contender === 'pg.Pool' ||
+    contender === 'lifeguard-unprepared' ||
+    contender.startsWith('raw-')
+    ? 'extended'
+    : 'prepared';
 }
 
 /** One --mixed measurement: fast-query latencies apart from the slow ones. */
