@@ -19,6 +19,7 @@
 import pg from 'pg';
 
 import type { QueryInput, QueryValues } from '../dispatch.js';
+import type { QueryIssuer } from '../prepared/send.js';
 
 /** The field parts of a RowDescription that `addFields` reads. */
 interface FieldDescription {
@@ -126,4 +127,19 @@ export class LaneQuery extends pg.Query {
 /** Whether `client` takes a `LaneQuery`: this pg's Client, its `query` not replaced. */
 export function takesLaneQuery(client: pg.Client): boolean {
   return client instanceof pg.Client && client.query === pg.Client.prototype.query;
+}
+
+/**
+ * How a lane hands pg its queries (prepared/send.ts's `QueryIssuer`): as `LaneQuery`s sharing
+ * one `RowShapes` when the client takes them, as pg's plain callback call otherwise.
+ */
+export function laneIssuer(pgClient: pg.Client): QueryIssuer {
+  // Looked up at each call, not bound: instrumentation may patch `query` after the lane opens.
+  const client = pgClient as unknown as { query(...args: unknown[]): void };
+  if (!takesLaneQuery(pgClient)) {
+    return (config, values, callback) => client.query(config, values, callback);
+  }
+  const shapes = new RowShapes();
+  return (config, values, callback) =>
+    client.query(new LaneQuery(config as QueryInput, values, callback, shapes));
 }

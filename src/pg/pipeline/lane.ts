@@ -31,11 +31,11 @@ import type pg from 'pg';
 import { FifoQueue } from '../../core/internal.js';
 import { isFatalServerError, isPgRefusal, provesNotSent } from '../classify.js';
 import type { PgConnection } from '../connection.js';
-import type { QueryInput } from '../dispatch.js';
 import { sessionSurvived } from '../outcome.js';
 import { sendQuery, type QueryIssuer } from '../prepared/send.js';
 import type { CorkBatch } from './cork-batch.js';
-import { LaneQuery, RowShapes, takesLaneQuery } from './lane-query.js';
+import { laneIssuer } from './lane-query.js';
+import { corkableSocket, countReads, type Corkable } from './lane-socket.js';
 import type { PipelinedQuery } from './query.js';
 
 export type LaneState = 'open' | 'draining' | 'broken' | 'returning';
@@ -62,10 +62,6 @@ export interface LaneOwner {
   /** `lane` is `unproven`: may it take nothing behind its head? (One lane at a time may.) */
   holdsBack(lane: Lane): boolean;
 }
-
-/** The socket under pg's Client (`client.connection.stream`): corked, its reads counted. */
-type Corkable = { cork(): void; uncork(): void };
-type Counted = { prependListener(event: 'data', listener: (chunk: Buffer) => void): unknown };
 
 /** How the head-of-line check reads a lane (see `Lane#blocked`). */
 export interface HeadOfLine {
@@ -131,22 +127,9 @@ export class Lane {
     this.#owner = owner;
     this.#batch = batch;
     this.#headOfLine = headOfLine;
-    const stream = (connection.client as unknown as { connection?: { stream?: Partial<Corkable> } })
-      .connection?.stream;
-    this.#stream =
-      typeof stream?.cork === 'function' && typeof stream.uncork === 'function'
-        ? (stream as Corkable)
-        : undefined;
-    this.#issue = issuerFor(connection.client);
-    // Ahead of pg's parser, so that the answers it finds in a chunk reset the count after the
-    // chunk is counted. For the connection's life: one addition per chunk read, lane or not.
-    const counted = stream as Partial<Counted> | undefined;
-    if (
-      headOfLine.largeResultBytes !== Infinity &&
-      typeof counted?.prependListener === 'function'
-    ) {
-      counted.prependListener('data', this.#onData);
-    }
+    this.#stream = corkableSocket(connection.client);
+    this.#issue = laneIssuer(connection.client);
+    if (headOfLine.largeResultBytes !== Infinity) countReads(connection.client, this.#onData);
   }
 
   get state(): LaneState {
@@ -399,18 +382,6 @@ export class Lane {
       head = this.#sent.peek();
     }
   }
-}
-
-/** See `Lane#issue`. */
-function issuerFor(pgClient: pg.Client): QueryIssuer {
-  // Looked up at each call, not bound: instrumentation may patch `query` after the lane opens.
-  const client = pgClient as unknown as { query(...args: unknown[]): void };
-  if (!takesLaneQuery(pgClient)) {
-    return (config, values, callback) => client.query(config, values, callback);
-  }
-  const shapes = new RowShapes();
-  return (config, values, callback) =>
-    client.query(new LaneQuery(config as QueryInput, values, callback, shapes));
 }
 
 function toError(error: unknown): Error {
