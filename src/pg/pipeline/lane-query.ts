@@ -137,9 +137,11 @@ export function laneIssuer(pgClient: pg.Client): QueryIssuer {
   // Looked up at each call, not bound: instrumentation may patch `query` after the lane opens.
   const client = pgClient as unknown as { query(...args: unknown[]): void };
   if (!takesLaneQuery(pgClient)) {
-    return (config, values, callback) => client.query(config, values, callback);
+    return { query: (config, values, callback) => client.query(config, values, callback) };
   }
   const shapes = new RowShapes();
-  return (config, values, callback) =>
-    client.query(new LaneQuery(config as QueryInput, values, callback, shapes));
+  return {
+    query: (config, values, callback) =>
+      client.query(new LaneQuery(config as QueryInput, values, callback, shapes)),
+  };
 }

@@ -27,6 +27,7 @@
  * be running on that connection at the same time. Use `connect()` for them.
  */
 import type { QueryInput, QueryValues } from '../dispatch.js';
+import { usesExtendedProtocol } from '../extended-protocol.js';
 
 const kMaxKeywordLength = 7; // "explain", "returning" is never first
 
@@ -74,13 +75,7 @@ export function isPipelinable(query: QueryInput, values: QueryValues): boolean {
     return false;
   }
   if (typeof c.text !== 'string') return false; // a name alone: prepared on which connection?
-  // pg's own choice of protocol (lib/query.js requiresPreparation).
-  const v = values ?? c.values;
-  const extended =
-    c.queryMode === 'extended' ||
-    (typeof c.name === 'string' && c.name !== '') ||
-    (Array.isArray(v) && v.length > 0);
-  return isSafeStatement(c.text, extended);
+  return isSafeStatement(c.text, usesExtendedProtocol(c, values));
 }
 
 function isSafeStatement(text: string, extended: boolean): boolean {

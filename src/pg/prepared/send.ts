@@ -19,6 +19,7 @@
 import type pg from 'pg';
 
 import { sqlStateOf } from '../classify.js';
+import { usesExtendedProtocol } from '../extended-protocol.js';
 import type { PgConnection } from '../connection.js';
 import type { QueryConfig } from '../types.js';
 import type { Statement, StatementCache } from './statement-cache.js';
@@ -34,9 +35,11 @@ type QueryWithCallback = (query: unknown, values: QueryValues, callback: QueryCa
 
 /**
  * How a query reaches pg: its client's `query(config, values, callback)` by default; a lane
- * passes its own, which wraps the query in a `LaneQuery` (pipeline/lane-query.ts).
+ * passes its own, built once, which wraps the query in a `LaneQuery` (pipeline/lane-query.ts).
  */
-export type QueryIssuer = QueryWithCallback;
+export interface QueryIssuer {
+  query: QueryWithCallback;
+}
 
 /** The fields of a query config that decide whether it may get a statement. */
 interface ConfigFields {
@@ -63,7 +66,7 @@ export function sendQuery(
   const client = connection.client as unknown as { query: QueryWithCallback };
   const statement =
     cache === undefined ? undefined : statementFor(cache, connection, query, values);
-  const via = issue === undefined ? client : { query: issue };
+  const via = issue ?? client;
   if (statement === undefined) via.query(query, values, callback);
   else sendNamed(cache!, via, statement, query, values, callback, client);
 }
@@ -119,10 +122,7 @@ export function preparableText(query: QueryInput, values: QueryValues): string |
   ) {
     return undefined;
   }
-  // pg's own choice (lib/query.js requiresPreparation; lib/utils.js: a truthy `values` wins).
-  const v = values || c.values;
-  const extended = c.queryMode === 'extended' || (Array.isArray(v) && v.length > 0);
-  return extended ? c.text : undefined;
+  return usesExtendedProtocol(c, values) ? c.text : undefined;
 }
 
 /**
