@@ -63,6 +63,7 @@ export class CreateBackoff {
     this.failures++;
     this.lastError = error;
     this.lastCost = cost;
+    if (cost === 'costly') this.costlyFailures++;
     this.retryAt = now + Math.max(1, this._delay(cost));
     if (!opensCircuit) return this.state;
     if (this.state === 'half-open' || this.failures >= this.settings.threshold) this.state = 'open';
@@ -73,7 +74,6 @@ export class CreateBackoff {
     const { baseMillis, capMillis, probeMillis } = this.settings;
     if (cost === 'free') return Math.min(capMillis, probeMillis * (1 + this.random() / 2));
     if (cost === 'starting') return Math.min(capMillis, probeMillis);
-    this.costlyFailures++;
     return this.random() * Math.min(capMillis, baseMillis * 2 ** (this.costlyFailures - 1));
   }
 
