@@ -104,7 +104,6 @@ export class Lane {
   readonly #sent = new FifoQueue<PipelinedQuery>();
   /** The socket, if pg's Client exposes one that can be corked (a mock may not). */
   readonly #stream: Corkable | undefined;
-  /** Row templates reused across its queries, when its client takes a `LaneQuery`. */
   /**
    * How it hands pg a query: as a `LaneQuery` that reuses row templates (lane-query.ts) when
    * its client takes one, as pg's plain callback call otherwise. Built once per lane.
