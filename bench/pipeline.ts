@@ -70,7 +70,7 @@ import {
   sampleServerCpu,
   syscallCounts,
 } from './lib/process-stats.js';
-import { sampleSessions } from './lib/sessions.js';
+import { countSessions, sampleSessions } from './lib/sessions.js';
 
 const MAX = 10;
 const SQL = 'SELECT $1::int';
@@ -392,13 +392,7 @@ async function samplePgbench(
   // The postmaster reaps its backends within a few milliseconds of their exit.
   let serverCpuMillis = NaN;
   for (let attempt = 0; attempt < 20 && postmaster !== undefined; attempt++) {
-    const stillThere = (
-      await admin.query<{ n: number }>(
-        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1',
-        [appName],
-      )
-    ).rows[0]!.n;
-    if (stillThere === 0) {
+    if ((await countSessions(admin, appName)) === 0) {
       await sleep(20);
       serverCpuMillis = reapedChildrenCpuMillis(postmaster)! - reapedBefore!;
       break;
