@@ -10,6 +10,9 @@
 import pg from 'pg';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
+import { LaneQuery, RowShapes } from '../../src/pg/pipeline/lane-query.js';
+import { NamedText } from '../../src/pg/prepared/statement-cache.js';
+
 import { adminClient, createPool, databaseUrl, tableName } from './helpers.js';
 
 /** pg's Result class (exported by pg, not in @types/pg). */
@@ -156,5 +159,35 @@ describe('LaneQuery results are pg results', () => {
     } finally {
       await admin.query(`DROP TABLE ${table}`);
     }
+  });
+});
+
+describe('LaneQuery from a statement config', () => {
+  it('is pg Query under the statement name, with text and values as given', () => {
+    const shapes = new RowShapes();
+    const config = new NamedText('SELECT $1::int AS n', 'lg_test_1');
+    const query = new LaneQuery(config, [5], () => undefined, shapes) as unknown as {
+      text: string;
+      name: string;
+      values: unknown[];
+      requiresPreparation(): boolean;
+    };
+    expect(query).toBeInstanceOf(pg.Query);
+    expect(query.name).toBe('lg_test_1');
+    expect(query.text).toBe('SELECT $1::int AS n');
+    expect(query.values).toEqual([5]);
+    expect(query.requiresPreparation()).toBe(true);
+  });
+
+  it('runs under its name on a real connection, the statement kept by the server', async () => {
+    const pool = createPool({ max: 1 });
+    const text = 'SELECT $1::int AS lane_named';
+    for (let i = 0; i < 3; i++)
+      expect((await pool.query(text, [i])).rows).toEqual([{ lane_named: i }]);
+    const { rows } = await pool.query(
+      "SELECT name FROM pg_prepared_statements WHERE statement = 'SELECT $1::int AS lane_named'",
+    );
+    expect(rows).toHaveLength(1);
+    expect((rows[0] as { name: string }).name).toMatch(/^lg_/);
   });
 });

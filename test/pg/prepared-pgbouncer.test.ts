@@ -20,13 +20,18 @@ const texts = [
   'SELECT ($1::int)::text::int AS n',
 ];
 
-/** One round of concurrent queries on every pool; each answer checked. */
+/**
+ * One round of concurrent queries on every pool; each answer checked. Each pool has texts of
+ * its own: statement names come from the text, so pools sending the same texts would find each
+ * other's statements (the same text under the same name) on PgBouncer's server connections,
+ * and, correctly, never lose one.
+ */
 async function round(pools: readonly Pool[], at: number): Promise<void> {
   const runs: Promise<void>[] = [];
-  for (const pool of pools) {
+  for (const [p, pool] of pools.entries()) {
     for (let i = 0; i < 12; i++) {
       const n = at * 100 + i;
-      const text = texts[i % texts.length]!;
+      const text = `${texts[i % texts.length]!} /* pool ${p} */`;
       runs.push(
         pool.query<{ n: number }>(text, [n]).then(({ rows }) => {
           expect(rows).toEqual([{ n }]);

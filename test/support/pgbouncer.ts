@@ -83,7 +83,9 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
     'listen_addr = 127.0.0.1',
     `listen_port = ${port}`,
     'unix_socket_dir =',
-    'auth_type = md5',
+    // md5 needs a password; a target without one (a local server on trust, as DATABASE_URL
+    // may be) is reached on trust, the user still listed in the auth file.
+    `auth_type = ${password === '' ? 'trust' : 'md5'}`,
     `auth_file = ${userlistPath}`,
     `pool_mode = ${options.poolMode}`,
     'max_client_conn = 200',

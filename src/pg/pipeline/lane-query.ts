@@ -20,6 +20,7 @@ import pg from 'pg';
 
 import type { QueryInput, QueryValues } from '../dispatch.js';
 import type { QueryIssuer } from '../prepared/send.js';
+import { NamedText } from '../prepared/statement-cache.js';
 
 /** The field parts of a RowDescription that `addFields` reads. */
 interface FieldDescription {
@@ -111,7 +112,10 @@ export class LaneQuery extends pg.Query {
     callback: (error: unknown, result: pg.QueryResult) => void,
     shapes: RowShapes,
   ) {
-    super(query as pg.QueryConfig, values, callback);
+    // A statement's own config goes in as its text, named after: pg would copy the object.
+    const named = query instanceof NamedText ? query : undefined;
+    super(named === undefined ? (query as pg.QueryConfig) : named.text, values, callback);
+    if (named !== undefined) (this as unknown as { name: string }).name = named.name;
     this.shapes = shapes;
   }
 
