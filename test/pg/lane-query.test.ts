@@ -11,7 +11,6 @@ import pg from 'pg';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { LaneQuery, RowShapes } from '../../src/pg/pipeline/lane-query.js';
-import { NamedText } from '../../src/pg/prepared/statement-cache.js';
 
 import { adminClient, createPool, databaseUrl, tableName } from './helpers.js';
 
@@ -102,6 +101,24 @@ describe('LaneQuery results are pg results', () => {
     ]);
   });
 
+  it('match for config objects: values inside or apart, a name, binary results, both modes', async () => {
+    const text = 'SELECT $1::int AS a, $1::text AS b, $1::int8 AS c';
+    await compare([
+      { query: { text, values: [1] } },
+      { query: { text }, values: [2] },
+      { query: { text, values: [0] }, values: [3] },
+      { query: { text, values: [4], name: 'lane_query_named' } },
+      { query: { text, values: [5], name: 'lane_query_named' } },
+      { query: { text, values: [6], binary: true } as pg.QueryConfig },
+      { query: { text, values: [7], rowMode: 'array' } as pg.QueryConfig },
+      { query: { text, values: [8], queryMode: 'extended' } as pg.QueryConfig },
+      { query: { text: 'SELECT 1 AS one', queryMode: 'extended' } as pg.QueryConfig },
+      {
+        query: Object.assign(Object.create({ text }) as object, { values: [9] }) as pg.QueryConfig,
+      },
+    ]);
+  });
+
   it('match with a pool-wide custom type parser', async () => {
     const types = {
       getTypeParser: (oid: number, format?: 'text' | 'binary') =>
@@ -165,7 +182,7 @@ describe('LaneQuery results are pg results', () => {
 describe('LaneQuery from a statement config', () => {
   it('is pg Query under the statement name, with text and values as given', () => {
     const shapes = new RowShapes();
-    const config = new NamedText('SELECT $1::int AS n', 'lg_test_1');
+    const config = { text: 'SELECT $1::int AS n', name: 'lg_test_1' };
     const query = new LaneQuery(config, [5], () => undefined, shapes) as unknown as {
       text: string;
       name: string;

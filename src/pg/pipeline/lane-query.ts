@@ -1,11 +1,12 @@
 /**
  * The query object a lane hands to pg: pg's own `Query`, so that results, type parsers,
- * `rowMode`, errors and pg's pipeline bookkeeping stay exactly pg's, with one change. When a
- * RowDescription arrives, pg's `Result#addFields` builds the row template afresh for every
- * query: a parser lookup per field, a null-prototype object in dictionary mode, and a spread
- * of it (0.7 µs of a 20 µs query with one column, more with more). A lane answers the same
- * few statements over and over, so it keeps what `addFields` built, per statement text
- * (`RowShapes`), and reuses it when the new description matches.
+ * `rowMode`, errors and pg's pipeline bookkeeping stay exactly pg's, with one change in what
+ * it does. When a RowDescription arrives, pg's `Result#addFields` builds the row template
+ * afresh for every query: a parser lookup per field, a null-prototype object in dictionary
+ * mode, and a spread of it (0.7 µs of a 20 µs query with one column, more with more). A lane
+ * answers the same few statements over and over, so it keeps what `addFields` built, per
+ * statement text (`RowShapes`), and reuses it when the new description matches. (And a config
+ * object is not copied: see the constructor.)
  *
  * "Matches" is checked on every use, not assumed: the same column names and formats in the
  * same order, and for each column the parser the query's type overrides give *now* (so a
@@ -19,8 +20,8 @@
 import pg from 'pg';
 
 import type { QueryInput, QueryValues } from '../dispatch.js';
+import type { QueryConfig } from '../types.js';
 import type { QueryIssuer } from '../prepared/send.js';
-import { NamedText } from '../prepared/statement-cache.js';
 
 /** The field parts of a RowDescription that `addFields` reads. */
 interface FieldDescription {
@@ -101,6 +102,40 @@ function matches(shape: RowShape, result: ResultInternals, fields: FieldDescript
   return true;
 }
 
+/** The fields pg's `Query` constructor sets from a config (lib/query.js). */
+interface QueryFields {
+  values: unknown;
+  rows: unknown;
+  types: unknown;
+  name: unknown;
+  queryMode: unknown;
+  binary: unknown;
+  portal: unknown;
+  _rowMode: unknown;
+  _result: { _types?: unknown; constructor: new (rowMode: unknown, types: unknown) => object };
+  _results: unknown;
+}
+
+/**
+ * What pg's `Query` constructor takes from `config` (a copy of it, there), for a query built
+ * from its text alone: values given apart win, as in pg's `normalizeQueryConfig`.
+ */
+function adopt(query: QueryFields, config: QueryConfig, values: QueryValues): void {
+  const c = config as Partial<Record<keyof QueryFields | 'rowMode', unknown>>;
+  if (!values) query.values = c.values;
+  query.rows = c.rows;
+  query.types = c.types;
+  query.name = c.name;
+  query.queryMode = c.queryMode;
+  query.binary = c.binary;
+  query.portal = c.portal || '';
+  query._rowMode = c.rowMode;
+  if (c.rowMode !== undefined || c.types !== undefined) {
+    query._result = new query._result.constructor(c.rowMode, c.types) as QueryFields['_result'];
+    query._results = query._result;
+  }
+}
+
 /** pg's Query, with row shapes reused (see the top of this file). */
 export class LaneQuery extends pg.Query {
   // TS-private, not #private: V8 handles # fields on this hot path less well (BENCHMARKS.md).
@@ -112,10 +147,13 @@ export class LaneQuery extends pg.Query {
     callback: (error: unknown, result: pg.QueryResult) => void,
     shapes: RowShapes,
   ) {
-    // A statement's own config goes in as its text, named after: pg would copy the object.
-    const named = query instanceof NamedText ? query : undefined;
-    super(named === undefined ? (query as pg.QueryConfig) : named.text, values, callback);
-    if (named !== undefined) (this as unknown as { name: string }).name = named.name;
+    // A config object goes in as its text, its other fields taken after: pg copies every
+    // config object with `Object.getOwnPropertyDescriptors` (pg 8.23), a sixth of a pipelined
+    // query's client CPU. A lane never gets `callback`, `rows` or `query_timeout` in a config
+    // (pipelinable.ts), the three fields pg reads other than in this constructor.
+    const config = typeof query === 'object' && typeof query.text === 'string' ? query : undefined;
+    super(config === undefined ? (query as pg.QueryConfig) : config.text, values, callback);
+    if (config !== undefined) adopt(this as unknown as QueryFields, config, values);
     this.shapes = shapes;
   }
 

@@ -31,26 +31,13 @@ export interface PgInternals {
   processID?: number | null;
 }
 
-/**
- * pg's query config for a string query under a statement name. A class of its own so that a
- * lane can tell it from a user's config and hand pg the text as a string (lane-query.ts):
- * pg copies every config object with `Object.getOwnPropertyDescriptors` (pg 8.23), which
- * was a sixth of a pipelined query's client time.
- */
-export class NamedText {
-  constructor(
-    readonly text: string,
-    readonly name: string,
-  ) {}
-}
-
 export class Statement {
   readonly text: string;
   readonly #hash: string;
   /** Its current name; '' once it left the cache. */
   name = '';
   /** pg's config for a string query with values, reused by every send of this name. */
-  config: NamedText;
+  config: { text: string; name: string };
   /** A Parse for `name` has been written on this connection. */
   parseSent = false;
   /** A query under `name` succeeded: the server has it (as far as this session goes). */
@@ -64,7 +51,7 @@ export class Statement {
   constructor(text: string, hash: string) {
     this.text = text;
     this.#hash = hash;
-    this.config = new NamedText(text, '');
+    this.config = { text, name: '' };
   }
 
   /** The hash part of its names. */
@@ -74,7 +61,7 @@ export class Statement {
 
   rename(name: string): void {
     this.name = name;
-    this.config = new NamedText(this.text, name);
+    this.config = { text: this.text, name };
     this.parseSent = false;
     this.confirmed = false;
   }
