@@ -6,10 +6,16 @@
  * (pool-wide, per query, and changed between two runs of one text), `rowMode: 'array'`, and
  * a table whose columns change under the same text. pg's `Result#addFields` is counted to
  * prove the reuse really happens (it would pass trivially if every query missed).
+ *
+ * A named statement the lane's connection has described is sent without a Describe
+ * (src/pg/pipeline/descriptions.ts): Describe messages are counted, each result must get field
+ * objects of its own, a column changing type must show in the answer, and the one declared
+ * difference (a table created again with the same columns keeps its old table id) is pinned.
  */
 import pg from 'pg';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
+import { Descriptions } from '../../src/pg/pipeline/descriptions.js';
 import { LaneQuery, RowShapes } from '../../src/pg/pipeline/lane-query.js';
 
 import { adminClient, createPool, databaseUrl, tableName } from './helpers.js';
@@ -183,7 +189,13 @@ describe('LaneQuery from a statement config', () => {
   it('is pg Query under the statement name, with text and values as given', () => {
     const shapes = new RowShapes();
     const config = { text: 'SELECT $1::int AS n', name: 'lg_test_1' };
-    const query = new LaneQuery(config, [5], () => undefined, shapes) as unknown as {
+    const query = new LaneQuery(
+      config,
+      [5],
+      () => undefined,
+      shapes,
+      new Descriptions(),
+    ) as unknown as {
       text: string;
       name: string;
       values: unknown[];
@@ -206,5 +218,89 @@ describe('LaneQuery from a statement config', () => {
     );
     expect(rows).toHaveLength(1);
     expect((rows[0] as { name: string }).name).toMatch(/^lg_/);
+  });
+});
+
+describe('LaneQuery describes a statement once per connection', () => {
+  /** pg's Connection class (exported by pg, not typed in @types/pg). */
+  const Connection = (
+    pg as unknown as { Connection: { prototype: { describe(m: unknown): void } } }
+  ).Connection;
+
+  it('sends no Describe once the connection has described the named statement', async () => {
+    const text = 'SELECT $1::int AS n, $1::text AS t';
+    const counts: number[] = [];
+    for (const prepareStatements of ['auto', false] as const) {
+      const describe = vi.spyOn(Connection.prototype, 'describe');
+      const pool = createPool({ max: 1, prepareStatements });
+      for (let i = 0; i < 10; i++) {
+        expect((await pool.query(text, [i])).rows).toEqual([{ n: i, t: String(i) }]);
+      }
+      counts.push(describe.mock.calls.length);
+      describe.mockRestore();
+    }
+    // auto: the first run (unnamed) and the first under the name (with its Parse); unprepared:
+    // every run.
+    expect(counts).toEqual([2, 10]);
+  });
+
+  it('answers in the new type after a column changes type under a statement it skips describing', async () => {
+    const admin = await adminClient();
+    const table = tableName('lane_retype');
+    await admin.query(`CREATE TABLE ${table} (a int)`);
+    await admin.query(`INSERT INTO ${table} VALUES (1)`);
+    try {
+      const pool = createPool({ max: 1 });
+      const text = `SELECT a FROM ${table} WHERE a = $1`;
+      for (let i = 0; i < 4; i++) expect((await pool.query(text, [1])).rows).toEqual([{ a: 1 }]);
+      await admin.query(`ALTER TABLE ${table} ALTER COLUMN a TYPE bigint`);
+      const after = await pool.query(text, [1]);
+      expect(after.rows).toEqual([{ a: '1' }]); // int8 is parsed to a string by default
+      expect(after.fields[0]!.dataTypeID).toBe(20);
+      expect((await pool.query(text, [1])).rows).toEqual([{ a: '1' }]);
+    } finally {
+      await admin.query(`DROP TABLE ${table}`);
+    }
+  });
+
+  it('gives every result fields of its own', async () => {
+    const pool = createPool({ max: 1 });
+    const text = 'SELECT $1::int AS n';
+    for (let i = 0; i < 3; i++) await pool.query(text, [i]);
+    const first = await pool.query(text, [1]);
+    first.fields[0]!.name = 'changed';
+    const second = await pool.query(text, [2]);
+    expect(second.fields[0]!.name).toBe('n');
+    expect(second.rows).toEqual([{ n: 2 }]);
+  });
+
+  it('keeps the described table id when a table is created again with the same columns (compat.md)', async () => {
+    const admin = await adminClient();
+    const table = tableName('lane_describe');
+    const oidOf = async (): Promise<number> =>
+      Number((await admin.query(`SELECT '${table}'::regclass::oid AS oid`)).rows[0].oid);
+    await admin.query(`CREATE TABLE ${table} (a int)`);
+    try {
+      const pool = createPool({ max: 1 });
+      const text = `SELECT a FROM ${table} WHERE a = $1 OR $1 IS NULL`;
+      for (let i = 0; i < 3; i++) await pool.query(text, [1]);
+      const before = await oidOf();
+      expect((await pool.query(text, [1])).fields[0]!.tableID).toBe(before);
+      await admin.query(`DROP TABLE ${table}; CREATE TABLE ${table} (a int)`);
+      const after = await oidOf();
+      expect(after).not.toBe(before);
+      const reference = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+      try {
+        expect((await reference.query(text, [1])).fields[0]!.tableID).toBe(after);
+      } finally {
+        await reference.end();
+      }
+      // The statement still runs (same columns: no 0A000), and its fields are the described ones.
+      const again = await pool.query(text, [1]);
+      expect(again.rows).toEqual([]);
+      expect(again.fields[0]!.tableID).toBe(before);
+    } finally {
+      await admin.query(`DROP TABLE ${table}`);
+    }
   });
 });

@@ -21,6 +21,7 @@ import pg from 'pg';
 
 import type { QueryInput, QueryValues } from '../dispatch.js';
 import type { QueryConfig } from '../types.js';
+import { Descriptions, type DescribedField } from './descriptions.js';
 import type { QueryIssuer } from '../prepared/send.js';
 
 /** The field parts of a RowDescription that `addFields` reads. */
@@ -42,6 +43,8 @@ interface ResultInternals {
 /** The parts of pg's `Query` (lib/query.js) that `handleRowDescription` uses. */
 interface QueryInternals {
   text?: string;
+  name?: unknown;
+  hasBeenParsed(connection: unknown): unknown;
   callback?: unknown;
   _result: ResultInternals;
   _accumulateRows: unknown;
@@ -140,12 +143,14 @@ function adopt(query: QueryFields, config: QueryConfig, values: QueryValues): vo
 export class LaneQuery extends pg.Query {
   // TS-private, not #private: V8 handles # fields on this hot path less well (BENCHMARKS.md).
   private readonly shapes: RowShapes;
+  private readonly descriptions: Descriptions;
 
   constructor(
     query: QueryInput,
     values: QueryValues,
     callback: (error: unknown, result: pg.QueryResult) => void,
     shapes: RowShapes,
+    descriptions: Descriptions,
   ) {
     // A config object goes in as its text, its other fields taken after: pg copies every
     // config object with `Object.getOwnPropertyDescriptors` (pg 8.23), a sixth of a pipelined
@@ -155,16 +160,54 @@ export class LaneQuery extends pg.Query {
     super(config === undefined ? (query as pg.QueryConfig) : config.text, values, callback);
     if (config !== undefined) adopt(this as unknown as QueryFields, config, values);
     this.shapes = shapes;
+    this.descriptions = descriptions;
+  }
+
+  /**
+   * As pg's `Query#prepare` (Parse if needed, Bind, Describe, Execute, Sync), without the
+   * Describe when this connection has described the statement already (descriptions.ts).
+   */
+  prepare(connection: PgWriter): void {
+    const self = this as unknown as QueryInternals;
+    const name = self.name;
+    const fields =
+      typeof name === 'string' && name !== '' && self.hasBeenParsed(connection)
+        ? this.descriptions.fieldsFor(name)
+        : undefined;
+    if (fields === undefined) {
+      basePrepare.call(this, connection);
+      return;
+    }
+    this.useFields(self, fields);
+    basePrepare.call(this, this.descriptions.withoutDescribe(connection));
   }
 
   /** As pg's `Query#handleRowDescription`, with `addFields` through the lane's shapes. */
   handleRowDescription(message: { fields: FieldDescription[] }): void {
     const self = this as unknown as QueryInternals;
+    this.useFields(self, message.fields);
+    const name = self.name;
+    if (typeof name === 'string' && name !== '') {
+      this.descriptions.remember(name, message.fields as DescribedField[]);
+    }
+  }
+
+  private useFields(self: QueryInternals, fields: FieldDescription[]): void {
     self._checkForMultirow();
-    this.shapes.apply(self.text, self._result, message.fields);
+    this.shapes.apply(self.text, self._result, fields);
     self._accumulateRows = self.callback || !self.listeners('row').length;
   }
 }
+
+/** pg's Connection, as a query's `prepare` writes through it. */
+interface PgWriter {
+  describe(message: unknown): void;
+}
+
+/** pg's own `Query#prepare`, called on a LaneQuery. */
+const basePrepare = (
+  pg.Query.prototype as unknown as { prepare: (this: pg.Query, connection: PgWriter) => void }
+).prepare;
 
 /** Whether `client` takes a `LaneQuery`: this pg's Client, its `query` not replaced. */
 export function takesLaneQuery(client: pg.Client): boolean {
@@ -182,8 +225,9 @@ export function laneIssuer(pgClient: pg.Client): QueryIssuer {
     return { query: (config, values, callback) => client.query(config, values, callback) };
   }
   const shapes = new RowShapes();
+  const descriptions = new Descriptions();
   return {
     query: (config, values, callback) =>
-      client.query(new LaneQuery(config as QueryInput, values, callback, shapes)),
+      client.query(new LaneQuery(config as QueryInput, values, callback, shapes, descriptions)),
   };
 }
