@@ -25,11 +25,26 @@
  *                     contender: prepared for contenders that prepare, extended for the others.
  *                     Skipped, with the reason, when pgbench (14 or newer) is not installed.
  *                     pgbench runs `--duration` rounded to whole seconds, with no warm-up.
+ * - libpq, libpq-prepared: libpq doing exactly what a pool does (bench/lib/libpq.ts, a small C
+ *                     program compiled at run time): 10 connections in pipeline mode with N/10
+ *                     queries in flight on each, unnamed statements (PQsendQueryParams) or
+ *                     statements prepared once per connection (PQsendQueryPrepared), and a Sync
+ *                     after EVERY query, as each pool.query() is its own implicit transaction.
+ *                     pgbench's pipeline has one Sync per N/10 queries, which spares the server
+ *                     a ReadyForQuery and a flush per query: libpq is the limit of a pool's
+ *                     semantics, pgbench the server's. "% of libpq" is against libpq in the
+ *                     contender's mode, as "% of limit" is against pgbench. `warmup` then
+ *                     `duration` ms, like the pools. Skipped, with the reason, without `cc` or
+ *                     libpq's headers (libpq-fe.h).
  *
  * Server CPU per query: the CPU time of the contender's backends during the window, from
- * /proc (bench/lib/server-cpu.ts), divided by the answers in it; client CPU per query: this
- * process's CPU (process.cpuUsage) likewise; reads/q and writes/q: this process's read- and
- * write-like system calls per query (/proc/self/io; the side connection's few included).
+ * /proc (bench/lib/process-stats.ts), divided by the answers in it (for pgbench and libpq,
+ * whose backends exit with them: the postmaster's reaped-children CPU over the whole run ÷
+ * every answer in it, bench/lib/child-cost.ts); client CPU per query: this process's CPU
+ * (process.cpuUsage) likewise (libpq: its own getrusage in the window; pgbench: its CPU over
+ * its run, reaped by this process); reads/q and writes/q: this process's read- and
+ * write-like system calls per query (/proc/self/io; the side connection's few included; not
+ * given for pgbench and libpq).
  *
  * Method: round 0 is a discarded JIT warm-up; in each measured round the contenders run in a
  * rotated order, so machine noise hits them alike. A measurement runs `warmup` ms of load,
@@ -63,14 +78,11 @@ import postgres from 'postgres';
 
 import { Pool as LifeguardPool } from '../src/pg/index.js';
 import { redactUrl, startDatabase } from '../scripts/lib/database.js';
+import { measureChild } from './lib/child-cost.js';
+import { libpqUnavailable, runLibpq } from './lib/libpq.js';
 import { pgbenchUnavailable, runPgbench, type PgbenchMode } from './lib/pgbench.js';
-import {
-  postmasterPid,
-  reapedChildrenCpuMillis,
-  sampleServerCpu,
-  syscallCounts,
-} from './lib/process-stats.js';
-import { countSessions, sampleSessions } from './lib/sessions.js';
+import { sampleServerCpu, syscallCounts } from './lib/process-stats.js';
+import { sampleSessions } from './lib/sessions.js';
 
 const MAX = 10;
 const SQL = 'SELECT $1::int';
@@ -89,6 +101,8 @@ const CONTENDERS = [
   'raw-10',
   'pgbench',
   'pgbench-prepared',
+  'libpq',
+  'libpq-prepared',
 ] as const;
 type Contender = (typeof CONTENDERS)[number];
 /** Without --only: everything but lifeguard-no-isolation, which only differs with slow queries. */
@@ -126,19 +140,21 @@ interface Measurement {
   readonly errors: number;
   /** Server CPU time per answered query, µs (NaN when /proc could not tell). */
   readonly serverCpuMicros: number;
-  /** This process's CPU time per answered query, µs (NaN for pgbench). */
+  /** The client's CPU time per answered query, µs: this process's, or the C child's. */
   readonly clientCpuMicros: number;
-  /** This process's read and write system calls per answered query (NaN for pgbench). */
+  /** This process's read and write system calls per answered query (NaN for the C children). */
   readonly readsPerQuery: number;
   readonly writesPerQuery: number;
 }
 
 /**
- * The pgbench mode of the limit a contender is compared with: prepared for those that prepare
- * their statements (lifeguard/pg by default, postgres.js by default), extended for the rest.
+ * The protocol mode of the references (pgbench, libpq) a contender is compared with: prepared
+ * for those that prepare their statements (lifeguard/pg by default, postgres.js by default),
+ * extended for the rest.
  */
 function limitMode(contender: Contender): PgbenchMode {
   return contender === 'pgbench' ||
+    contender === 'libpq' ||
     contender === 'pg.Pool' ||
     contender === 'lifeguard-unprepared' ||
     contender.startsWith('raw-')
@@ -215,7 +231,9 @@ async function open(
     }
     case 'pgbench':
     case 'pgbench-prepared':
-      throw new Error(`${contender} is a separate process, measured by samplePgbench`);
+    case 'libpq':
+    case 'libpq-prepared':
+      throw new Error(`${contender} is a separate process, measured by sampleChild`);
     case 'raw-2':
     case 'raw-10': {
       const count = contender === 'raw-2' ? 2 : MAX;
@@ -365,59 +383,72 @@ async function sample(
 }
 
 /**
- * pgbench with this level's queries in flight (see bench/lib/pgbench.ts). Its backends exit
- * with it, so their CPU is read from the postmaster's reaped-children counters.
+ * A C contender with this level's queries in flight: pgbench (bench/lib/pgbench.ts, `--duration`
+ * rounded to whole seconds, no warm-up) or libpq (bench/lib/libpq.ts, `warmup` then `duration`
+ * ms). Server CPU per query: its backends' CPU over the whole run (bench/lib/child-cost.ts) ÷
+ * every query answered in it. Client CPU per query: libpq's own getrusage in the window ÷ the
+ * window's answers; pgbench's CPU over its run (reaped by this process) ÷ its queries.
  */
-async function samplePgbench(
+async function sampleChild(
   contender: Contender,
   url: string,
   admin: pg.Client,
   concurrency: number,
+  warmupMillis: number,
   durationMillis: number,
   tag: string,
 ): Promise<Measurement> {
-  const appName = `bench-pipeline-${tag}`;
-  const postmaster = await postmasterPid(admin);
-  const sessions = sampleSessions(admin, appName);
-  const reapedBefore = postmaster && reapedChildrenCpuMillis(postmaster);
-  const result = await runPgbench({
+  const applicationName = `bench-pipeline-${tag}`;
+  const run = {
     url,
-    applicationName: appName,
+    applicationName,
     mode: limitMode(contender),
     connections: MAX,
     inFlight: Math.max(1, Math.round(concurrency / MAX)),
-    seconds: Math.max(1, Math.round(durationMillis / 1000)),
-  });
-  const connections = Math.max(0, ...(await sessions.stop()));
-  // The postmaster reaps its backends within a few milliseconds of their exit.
-  let serverCpuMillis = NaN;
-  for (let attempt = 0; attempt < 20 && postmaster !== undefined; attempt++) {
-    if ((await countSessions(admin, appName)) === 0) {
-      await sleep(20);
-      serverCpuMillis = reapedChildrenCpuMillis(postmaster)! - reapedBefore!;
-      break;
-    }
-    await sleep(50);
+  };
+  const unmeasured = { readsPerQuery: NaN, writesPerQuery: NaN };
+  if (contender === 'libpq' || contender === 'libpq-prepared') {
+    const cost = await measureChild(admin, applicationName, () =>
+      runLibpq({ ...run, warmupMillis, durationMillis }),
+    );
+    const r = cost.result;
+    return {
+      qps: (r.answered * 1000) / r.windowMillis,
+      p50: r.p50,
+      p99: r.p99,
+      connections: cost.connections,
+      errors: r.errors,
+      serverCpuMicros: (cost.serverCpuMillis * 1000) / r.totalAnswered,
+      clientCpuMicros: r.cpuMicros / r.answered,
+      ...unmeasured,
+    };
   }
+  const cost = await measureChild(admin, applicationName, () =>
+    runPgbench({ ...run, seconds: Math.max(1, Math.round(durationMillis / 1000)) }),
+  );
   return {
-    qps: result.qps,
+    qps: cost.result.qps,
     p50: NaN,
     p99: NaN,
-    connections,
+    connections: cost.connections,
     errors: 0,
-    serverCpuMicros: (serverCpuMillis * 1000) / result.queries,
-    clientCpuMicros: NaN,
-    readsPerQuery: NaN,
-    writesPerQuery: NaN,
+    serverCpuMicros: (cost.serverCpuMillis * 1000) / cost.result.queries,
+    clientCpuMicros: (cost.childCpuMillis * 1000) / cost.result.queries,
+    ...unmeasured,
   };
 }
+
+const isPgbench = (c: Contender): boolean => c === 'pgbench' || c === 'pgbench-prepared';
+const isLibpq = (c: Contender): boolean => c === 'libpq' || c === 'libpq-prepared';
+/** The contenders that are C programs run as child processes. */
+const isChild = (c: Contender): boolean => isPgbench(c) || isLibpq(c);
 
 async function measure(
   ...args: [Contender, string, pg.Client, number, number, number, Settings, string]
 ): Promise<Measurement> {
-  const [contender, url, admin, concurrency, , durationMillis, , tag] = args;
-  if (contender === 'pgbench' || contender === 'pgbench-prepared') {
-    return samplePgbench(contender, url, admin, concurrency, durationMillis, tag);
+  const [contender, url, admin, concurrency, warmupMillis, durationMillis, , tag] = args;
+  if (isChild(contender)) {
+    return sampleChild(contender, url, admin, concurrency, warmupMillis, durationMillis, tag);
   }
   const s = await sample(...args, 0);
   return {
@@ -490,6 +521,21 @@ function exposeGc(): () => void {
 
 // --- main ------------------------------------------------------------------------------------
 
+/** `requested` without the C contenders that cannot run here, saying why. */
+function available(requested: readonly Contender[], mixed: boolean): Contender[] {
+  const skipped = (kind: (c: Contender) => boolean, reason: string | undefined): boolean => {
+    const these = requested.filter(kind);
+    if (reason !== undefined && these.length > 0) {
+      console.log(`skipping ${these.join(', ')}: ${reason}`);
+    }
+    return reason !== undefined;
+  };
+  const noPgbench = skipped(isPgbench, mixed ? 'not in --mixed' : pgbenchUnavailable());
+  const noLibpq =
+    requested.some(isLibpq) && skipped(isLibpq, mixed ? 'not in --mixed' : libpqUnavailable());
+  return requested.filter((c) => !(noPgbench && isPgbench(c)) && !(noLibpq && isLibpq(c)));
+}
+
 function positiveInts(flag: string, raw: string): number[] {
   return raw.split(',').map((part) => {
     const value = Number(part);
@@ -525,12 +571,7 @@ async function main(): Promise<void> {
     }
     return name as Contender;
   });
-  const noPgbench = mixed ? 'not in --mixed' : pgbenchUnavailable();
-  const isPgbench = (c: Contender): boolean => c === 'pgbench' || c === 'pgbench-prepared';
-  const contenders = requested.filter((c) => noPgbench === undefined || !isPgbench(c));
-  if (contenders.length < requested.length) {
-    console.log(`skipping ${requested.filter(isPgbench).join(', ')}: ${noPgbench}`);
-  }
+  const contenders = available(requested, mixed);
   const settings: Settings = {
     depth: values.depth === undefined ? undefined : positiveInts('depth', values.depth)[0],
     slow: values.slow === undefined ? undefined : Number(values.slow),
@@ -642,14 +683,18 @@ async function main(): Promise<void> {
     }
     const limitOf = (contender: Contender): number =>
       summary.get(limitMode(contender) === 'prepared' ? 'pgbench-prepared' : 'pgbench')?.qps ?? 0;
+    const libpqOf = (contender: Contender): number =>
+      summary.get(limitMode(contender) === 'prepared' ? 'libpq-prepared' : 'libpq')?.qps ?? 0;
     const pgPool = summary.get('pg.Pool');
     const rows = contenders.map((contender) => {
       const m = summary.get(contender)!;
       const limit = limitOf(contender);
+      const libpq = libpqOf(contender);
       return [
         contender,
         fmtRate(m.qps),
         limit > 0 ? fmtPct(m.qps / limit) : '-',
+        libpq > 0 ? fmtPct(m.qps / libpq) : '-',
         pgPool ? fmtTimes(m.qps / pgPool.qps) : '-',
         fmtMs(m.p50),
         fmtMs(m.p99),
@@ -669,6 +714,7 @@ async function main(): Promise<void> {
           'contender',
           'q/s',
           '% of limit',
+          '% of libpq',
           '× pg.Pool',
           'p50',
           'p99',
@@ -685,11 +731,13 @@ async function main(): Promise<void> {
     );
     for (const [contender, m] of summary) {
       const limit = limitOf(contender);
+      const libpq = libpqOf(contender);
       report.push({
         concurrency: level,
         contender,
         ...m,
         ofLimit: limit > 0 ? m.qps / limit : null,
+        ofLibpq: libpq > 0 ? m.qps / libpq : null,
         timesPgPool: pgPool ? m.qps / pgPool.qps : null,
         serverCpuTimesPgPool: pgPool ? m.serverCpuMicros / pgPool.serverCpuMicros : null,
         rounds: results.get(key(contender, level)) ?? [],

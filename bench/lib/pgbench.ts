@@ -57,7 +57,7 @@ function script(inFlight: number): string {
 }
 
 /** libpq's environment for `url`, the password included, so that argv holds none. */
-function libpqEnv(url: string, applicationName: string): NodeJS.ProcessEnv {
+export function libpqEnv(url: string, applicationName: string): NodeJS.ProcessEnv {
   const u = new URL(url);
   const host = u.searchParams.get('host') ?? decodeURIComponent(u.hostname);
   return {
