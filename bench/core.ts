@@ -22,7 +22,7 @@ import genericPool from 'generic-pool';
 import { Pool as TarnPool } from 'tarn';
 
 import { channels, Pool, type PoolOptions } from '../src/index.js';
-import { exposeGc } from './lib/harness.js';
+import { exposeGc, median } from './lib/harness.js';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -450,12 +450,6 @@ async function measure(subject: Subject, concurrency: number, millis: number): P
   const opsPerSec = await phase(subject, concurrency, millis);
   await subject.teardown();
   return opsPerSec;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 function fmtOps(n: number): string {

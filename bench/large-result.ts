@@ -25,7 +25,7 @@ import pg from 'pg';
 
 import { Pool as LifeguardPool } from '../src/pg/index.js';
 import { startDatabase } from '../scripts/lib/database.js';
-import { machineInfo, writeResults } from './lib/harness.js';
+import { machineInfo, median, writeResults } from './lib/harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -106,12 +106,6 @@ async function cold(name: string, url: string): Promise<Round> {
   } finally {
     await pool.end();
   }
-}
-
-function median(list: readonly number[]): number {
-  const sorted = [...list].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function summary(list: readonly Round[]): Round {

@@ -79,6 +79,7 @@ import postgres from 'postgres';
 import { Pool as LifeguardPool } from '../src/pg/index.js';
 import { redactUrl, startDatabase } from '../scripts/lib/database.js';
 import { measureChild } from './lib/child-cost.js';
+import { median } from './lib/harness.js';
 import { libpqUnavailable, runLibpq } from './lib/libpq.js';
 import { pgbenchUnavailable, runPgbench, type PgbenchMode } from './lib/pgbench.js';
 import { sampleServerCpu, syscallCounts } from './lib/process-stats.js';
@@ -485,12 +486,6 @@ async function measureMixed(
 function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {

@@ -16,13 +16,14 @@
  * (`process.cpuUsage`, both pools in one process but never at the same time). Runs on a
  * private embedded PostgreSQL, or on DATABASE_URL / PG*. Writes bench/results/query-shapes-*.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 
 import pg from 'pg';
 
 import { Pool as LifeguardPool } from '../src/pg/index.js';
 import { redactUrl, startDatabase } from '../scripts/lib/database.js';
-import { exposeGc, machineInfo, writeResults } from './lib/harness.js';
+import { exposeGc, machineInfo, median, writeResults } from './lib/harness.js';
 
 const MAX = 10;
 const SHAPES = ['text', 'config', 'wide'] as const;
@@ -68,8 +69,6 @@ function openPool(name: PoolName, url: string): Queryable {
   return pool;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** One measurement: a fresh pool, `concurrency` callers in a loop, a warm-up, a window. */
 async function measure(
   name: PoolName,
@@ -101,12 +100,6 @@ async function measure(
   await Promise.all(callers);
   await pool.end();
   return { qps: count / seconds, cpuMicrosPerQuery: (cpu.user + cpu.system) / count };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 function parseOptions() {

@@ -66,3 +66,10 @@ export function writeResults(name: string, report: unknown): string {
   writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
   return fileURLToPath(file);
 }
+
+/** The median of `values` (the mean of the middle two when their count is even). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}

@@ -28,8 +28,8 @@ export interface DescribedField {
   format: string;
 }
 
-/** The parts of pg's Connection that a query's `prepare` writes through. */
-interface Writer {
+/** The part of pg's Connection that a query's `prepare` writes through and this replaces. */
+export interface DescribeWriter {
   describe(message: unknown): void;
 }
 
@@ -38,8 +38,8 @@ const kMaxDescribed = 256;
 
 export class Descriptions {
   readonly #byName = new Map<string, DescribedField[]>();
-  #connection: Writer | undefined = undefined;
-  #withoutDescribe: Writer | undefined = undefined;
+  #connection: DescribeWriter | undefined = undefined;
+  #withoutDescribe: DescribeWriter | undefined = undefined;
 
   /** A copy of the fields last described for `name`, or undefined. */
   fieldsFor(name: string): DescribedField[] | undefined {
@@ -58,12 +58,12 @@ export class Descriptions {
    * `connection` with `describe` a no-op, for pg's `Query#prepare` to write through: every
    * other message goes to the connection itself (the object inherits from it). One per lane.
    */
-  withoutDescribe<T extends Writer>(connection: T): T {
+  withoutDescribe<T extends DescribeWriter>(connection: T): T {
     if (this.#connection !== connection) {
       this.#connection = connection;
       this.#withoutDescribe = Object.create(connection, {
         describe: { value: (): void => undefined },
-      }) as Writer;
+      }) as DescribeWriter;
     }
     return this.#withoutDescribe as T;
   }

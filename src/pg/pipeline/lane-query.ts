@@ -21,7 +21,7 @@ import pg from 'pg';
 
 import type { QueryInput, QueryValues } from '../dispatch.js';
 import type { QueryConfig } from '../types.js';
-import { Descriptions, type DescribedField } from './descriptions.js';
+import { Descriptions, type DescribedField, type DescribeWriter } from './descriptions.js';
 import type { QueryIssuer } from '../prepared/send.js';
 
 /** The field parts of a RowDescription that `addFields` reads. */
@@ -115,7 +115,7 @@ interface QueryFields {
   binary: unknown;
   portal: unknown;
   _rowMode: unknown;
-  _result: { _types?: unknown; constructor: new (rowMode: unknown, types: unknown) => object };
+  _result: { constructor: new (rowMode: unknown, types: unknown) => object };
   _results: unknown;
 }
 
@@ -167,11 +167,11 @@ export class LaneQuery extends pg.Query {
    * As pg's `Query#prepare` (Parse if needed, Bind, Describe, Execute, Sync), without the
    * Describe when this connection has described the statement already (descriptions.ts).
    */
-  prepare(connection: PgWriter): void {
+  prepare(connection: DescribeWriter): void {
     const self = this as unknown as QueryInternals;
-    const name = self.name;
+    const name = statementName(self);
     const fields =
-      typeof name === 'string' && name !== '' && self.hasBeenParsed(connection)
+      name !== undefined && self.hasBeenParsed(connection)
         ? this.descriptions.fieldsFor(name)
         : undefined;
     if (fields === undefined) {
@@ -186,10 +186,8 @@ export class LaneQuery extends pg.Query {
   handleRowDescription(message: { fields: FieldDescription[] }): void {
     const self = this as unknown as QueryInternals;
     this.useFields(self, message.fields);
-    const name = self.name;
-    if (typeof name === 'string' && name !== '') {
-      this.descriptions.remember(name, message.fields as DescribedField[]);
-    }
+    const name = statementName(self);
+    if (name !== undefined) this.descriptions.remember(name, message.fields as DescribedField[]);
   }
 
   private useFields(self: QueryInternals, fields: FieldDescription[]): void {
@@ -199,14 +197,15 @@ export class LaneQuery extends pg.Query {
   }
 }
 
-/** pg's Connection, as a query's `prepare` writes through it. */
-interface PgWriter {
-  describe(message: unknown): void;
+/** The query's statement name, when it runs under one (pg: a non-empty `name`). */
+function statementName(query: QueryInternals): string | undefined {
+  const name = query.name;
+  return typeof name === 'string' && name !== '' ? name : undefined;
 }
 
 /** pg's own `Query#prepare`, called on a LaneQuery. */
 const basePrepare = (
-  pg.Query.prototype as unknown as { prepare: (this: pg.Query, connection: PgWriter) => void }
+  pg.Query.prototype as unknown as { prepare: (this: pg.Query, connection: DescribeWriter) => void }
 ).prepare;
 
 /** Whether `client` takes a `LaneQuery`: this pg's Client, its `query` not replaced. */
