@@ -274,6 +274,17 @@ describe('LaneQuery describes a statement once per connection', () => {
     expect(second.rows).toEqual([{ n: 2 }]);
   });
 
+  it('keeps its copy of a description apart from the described result', async () => {
+    const pool = createPool({ max: 1 });
+    const text = 'SELECT $1::int AS n';
+    await pool.query(text, [0]); // first use: unnamed
+    const described = await pool.query(text, [1]); // prepared and described
+    described.fields[0]!.name = 'changed';
+    const next = await pool.query(text, [2]); // sent without Describe
+    expect(next.fields[0]!.name).toBe('n');
+    expect(next.rows).toEqual([{ n: 2 }]);
+  });
+
   it('keeps the described table id when a table is created again with the same columns (compat.md)', async () => {
     const admin = await adminClient();
     const table = tableName('lane_describe');

@@ -47,11 +47,15 @@ export class Descriptions {
     return fields === undefined ? undefined : fields.map(copyField);
   }
 
-  /** Remembers what the server described for `name` (fields with at least one column). */
+  /**
+   * Remembers what the server described for `name` (fields with at least one column), as a
+   * copy: `fields` are also the described query's own `result.fields`, which its user may
+   * change. Once per statement and connection, never on the path that skips Describe.
+   */
   remember(name: string, fields: DescribedField[]): void {
     if (fields.length === 0) return;
     if (this.#byName.size >= kMaxDescribed && !this.#byName.has(name)) this.#byName.clear();
-    this.#byName.set(name, fields);
+    this.#byName.set(name, fields.map(copyField));
   }
 
   /**
