@@ -22,7 +22,7 @@ import genericPool from 'generic-pool';
 import { Pool as TarnPool } from 'tarn';
 
 import { channels, Pool, type PoolOptions } from '../src/index.js';
-import { exposeGc, median } from './lib/harness.js';
+import { exposeGc, median, positiveInt } from './lib/harness.js';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -45,14 +45,6 @@ const PEERS: readonly PoolName[] = ['generic-pool', 'tarn', 'pg-pool'];
 
 function isPoolName(name: string): name is PoolName {
   return (POOL_NAMES as readonly string[]).includes(name);
-}
-
-function positiveInt(flag: string, raw: string): number {
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new Error(`--${flag} must be a positive integer, got ${JSON.stringify(raw)}`);
-  }
-  return value;
 }
 
 const { values: args } = parseArgs({

@@ -17,7 +17,7 @@ import { Registry } from 'prom-client';
 
 import { Pool } from '../src/index.js';
 import { instrumentOpenTelemetry, instrumentPrometheus } from '../src/metrics/index.js';
-import { exposeGc, machineInfo, writeResults } from './lib/harness.js';
+import { exposeGc, machineInfo, positiveInt, writeResults } from './lib/harness.js';
 
 const MAX = 10;
 const CHECK_MASK = 1023;
@@ -33,13 +33,6 @@ const { values: args } = parseArgs({
   },
 });
 
-function positiveInt(flag: string, raw: string): number {
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new Error(`--${flag} must be a positive integer, got ${JSON.stringify(raw)}`);
-  }
-  return value;
-}
 const ROUNDS = positiveInt('rounds', args.rounds);
 const DURATION = positiveInt('duration', args.duration);
 const WARMUP = positiveInt('warmup', args.warmup);

@@ -79,7 +79,7 @@ import postgres from 'postgres';
 import { Pool as LifeguardPool } from '../src/pg/index.js';
 import { redactUrl, startDatabase } from '../scripts/lib/database.js';
 import { measureChild } from './lib/child-cost.js';
-import { median } from './lib/harness.js';
+import { median, positiveInt } from './lib/harness.js';
 import { libpqUnavailable, runLibpq } from './lib/libpq.js';
 import { pgbenchUnavailable, runPgbench, type PgbenchMode } from './lib/pgbench.js';
 import { sampleServerCpu, syscallCounts } from './lib/process-stats.js';
@@ -532,13 +532,7 @@ function available(requested: readonly Contender[], mixed: boolean): Contender[]
 }
 
 function positiveInts(flag: string, raw: string): number[] {
-  return raw.split(',').map((part) => {
-    const value = Number(part);
-    if (!Number.isSafeInteger(value) || value <= 0) {
-      throw new Error(`--${flag} expects positive integers, got ${JSON.stringify(part)}`);
-    }
-    return value;
-  });
+  return raw.split(',').map((part) => positiveInt(flag, part));
 }
 
 async function main(): Promise<void> {

@@ -23,7 +23,7 @@ import pg from 'pg';
 
 import { Pool as LifeguardPool } from '../src/pg/index.js';
 import { redactUrl, startDatabase } from '../scripts/lib/database.js';
-import { exposeGc, machineInfo, median, writeResults } from './lib/harness.js';
+import { exposeGc, machineInfo, median, positiveInt, writeResults } from './lib/harness.js';
 
 const MAX = 10;
 const SHAPES = ['text', 'config', 'wide'] as const;
@@ -117,15 +117,10 @@ function parseOptions() {
       throw new Error(`--only expects ${SHAPES.join(', ')}; got ${JSON.stringify(shape)}`);
     }
   }
-  const positive = (flag: string, text: string): number => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n <= 0) throw new Error(`--${flag} expects a positive integer`);
-    return n;
-  };
   return {
-    rounds: positive('rounds', values.rounds),
-    durationMillis: positive('duration', values.duration),
-    concurrency: positive('concurrency', values.concurrency),
+    rounds: positiveInt('rounds', values.rounds),
+    durationMillis: positiveInt('duration', values.duration),
+    concurrency: positiveInt('concurrency', values.concurrency),
     shapes: shapes as Shape[],
   };
 }

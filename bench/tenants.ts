@@ -28,7 +28,7 @@ import pg from 'pg';
 import { createTenants, type TenantRouter } from '../src/routing/index.js';
 import { redactUrl, startDatabase } from '../scripts/lib/database.js';
 import { quantile } from './lib/call-tracker.js';
-import { machineInfo, writeResults } from './lib/harness.js';
+import { machineInfo, positiveInt, writeResults } from './lib/harness.js';
 import { sampleSessions } from './lib/sessions.js';
 import { zipfSampler } from './lib/zipf.js';
 
@@ -56,19 +56,14 @@ function settingsFromArgs(): Settings {
       cold: { type: 'string', default: '10' },
     },
   });
-  const int = (name: string, value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
-    return n;
-  };
   return {
-    tenants: int('tenants', values.tenants),
-    budget: int('budget', values.budget),
-    perTenant: int('per-tenant', values['per-tenant']),
-    concurrency: int('concurrency', values.concurrency),
-    durationMillis: int('duration', values.duration),
+    tenants: positiveInt('tenants', values.tenants),
+    budget: positiveInt('budget', values.budget),
+    perTenant: positiveInt('per-tenant', values['per-tenant']),
+    concurrency: positiveInt('concurrency', values.concurrency),
+    durationMillis: positiveInt('duration', values.duration),
     zipf: Number(values.zipf),
-    cold: Math.min(int('cold', values.cold), int('tenants', values.tenants)),
+    cold: Math.min(positiveInt('cold', values.cold), positiveInt('tenants', values.tenants)),
   };
 }
 

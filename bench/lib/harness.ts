@@ -67,6 +67,15 @@ export function writeResults(name: string, report: unknown): string {
   return fileURLToPath(file);
 }
 
+/** `raw`, the value of `--flag`, as a positive integer; throws a usage error otherwise. */
+export function positiveInt(flag: string, raw: string): number {
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new Error(`--${flag} must be a positive integer, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
 /** The median of `values` (the mean of the middle two when their count is even). */
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
